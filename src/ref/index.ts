@@ -1,0 +1,2 @@
+// Image reference parsing and normalisation.
+export * from './reference';
