@@ -1,0 +1,2 @@
+// Credentials: registry host -> username/password or tokens. No HTTP.
+export * from './keychain';
