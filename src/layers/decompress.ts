@@ -28,31 +28,41 @@ export function compressionOf(mediaType: string): Compression {
   return c;
 }
 
-function inflater(c: Compression): Transform | undefined {
-  if (c === 'gzip') return zlib.createGunzip({ chunkSize: 64 * 1024 });
-  if (c === 'zstd') {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { DecompressStream } = require('zstd-napi') as { DecompressStream: new () => Transform };
-    return new DecompressStream();
-  }
-  return undefined;
-}
-
 export interface DecompressOptions {
   /** Called when the bytes contradict the media type (the bytes win). */
   onMismatch?(declared: Compression, actual: Compression): void;
 }
 
+interface ZstdDCtx {
+  decompressStream(dst: Uint8Array, src: Uint8Array): [number, number, number];
+}
+
+/**
+ * Slice size fed to zlib at a time. Node's zlib pushes all output of one input
+ * chunk without waiting for the reader, and gzip expands up to ~1032x, so the
+ * slice bounds what a decompression bomb can make us buffer (~16 MB).
+ */
+const GZIP_SLICE = 16 * 1024;
+const ZSTD_OUT = 128 * 1024;
+
 /**
  * A Duplex: compressed bytes in, tar bytes out. It holds back input until it has
- * seen 4 bytes, picks the decoder, and pauses the decoder whenever its reader is
- * full, so a highly compressible layer cannot balloon in memory.
+ * seen 4 bytes, picks the decoder by magic bytes, and never produces more output
+ * while its reader is full. zstd-napi's own DecompressStream pushes everything
+ * one input chunk decodes to (a few KB of zstd can be GBs of zeros), so zstd is
+ * driven here through its DCtx.decompressStream, 128 KB of output at a time.
  */
 export class Decompressor extends Duplex {
-  private inner: Transform | undefined;
   private started = false;
   private head: Buffer[] = [];
   private headLen = 0;
+  private gunzip: Transform | undefined;
+  private gunzipEnded = false;
+  private zstd: ZstdDCtx | undefined;
+  private zstdInFrame = false;
+  /** The last push() was refused: wait for _read before producing more. */
+  private full = false;
+  private onRead: (() => void) | undefined;
   /** Which decoder the bytes selected (set once started). */
   actual: Compression | undefined;
 
@@ -68,62 +78,107 @@ export class Decompressor extends Duplex {
       this.head.push(chunk);
       this.headLen += chunk.length;
       if (this.headLen < 4) return cb();
-      this.start();
-      chunk = Buffer.concat(this.head);
-      this.head = [];
+      chunk = this.start();
     }
-    this.forward(chunk, cb);
+    this.decode(chunk, cb);
   }
 
   override _final(cb: (err?: Error | null) => void): void {
     if (!this.started) {
-      this.start();
-      const rest = Buffer.concat(this.head);
-      this.head = [];
-      if (rest.length) return this.forward(rest, () => this.endInner(cb));
+      const rest = this.start();
+      if (rest.length) return this.decode(rest, (err) => (err ? cb(err) : this.finish(cb)));
     }
-    this.endInner(cb);
+    this.finish(cb);
   }
 
   override _read(): void {
-    this.inner?.resume();
+    this.full = false;
+    const fn = this.onRead;
+    this.onRead = undefined;
+    fn?.();
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.inner?.destroy();
+    this.gunzip?.destroy();
     cb(err);
   }
 
-  private start(): void {
+  private out(buf: Buffer): void {
+    if (!this.push(buf)) this.full = true;
+  }
+
+  /** Runs fn now, or once the reader wants more. */
+  private whenReadable(fn: () => void): void {
+    if (!this.full) return fn();
+    this.onRead = fn;
+  }
+
+  private start(): Buffer {
     this.started = true;
     const head = Buffer.concat(this.head);
+    this.head = [];
     const actual = sniffCompression(head);
     if (actual !== this.declared) this.opts.onMismatch?.(this.declared, actual);
     this.actual = actual;
-    this.inner = inflater(actual);
-    if (!this.inner) return;
-    this.inner.on('data', (d: Buffer) => {
-      if (!this.push(d)) this.inner!.pause();
+    if (actual === 'gzip') {
+      this.gunzip = zlib.createGunzip({ chunkSize: 64 * 1024 });
+      this.gunzip.on('data', (d: Buffer) => this.out(d));
+      this.gunzip.on('end', () => (this.gunzipEnded = true));
+      this.gunzip.on('error', (e: Error) => this.destroy(decodeError('gzip', e)));
+    } else if (actual === 'zstd') {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const binding = require('zstd-napi/binding') as { DCtx: new () => ZstdDCtx };
+      this.zstd = new binding.DCtx();
+    }
+    return head;
+  }
+
+  private decode(chunk: Buffer, cb: (err?: Error | null) => void): void {
+    if (this.gunzip) return this.gunzipSlices(chunk, 0, cb);
+    if (this.zstd) return this.zstdPump(chunk, cb);
+    this.out(chunk);
+    this.whenReadable(() => cb());
+  }
+
+  private gunzipSlices(chunk: Buffer, off: number, cb: (err?: Error | null) => void): void {
+    if (off >= chunk.length) return cb();
+    this.gunzip!.write(chunk.subarray(off, off + GZIP_SLICE), (err) => {
+      if (err) return cb(decodeError('gzip', err));
+      this.whenReadable(() => this.gunzipSlices(chunk, off + GZIP_SLICE, cb));
     });
-    this.inner.on('end', () => this.push(null));
-    this.inner.on('error', (e: Error) => this.destroy(decodeError(actual, e)));
   }
 
-  private forward(chunk: Buffer, cb: (err?: Error | null) => void): void {
-    if (!this.inner) {
-      this.push(chunk);
-      return cb();
+  private zstdPump(src: Buffer, cb: (err?: Error | null) => void): void {
+    for (;;) {
+      const dst = Buffer.allocUnsafe(ZSTD_OUT);
+      let ret: number, produced: number, consumed: number;
+      try {
+        [ret, produced, consumed] = this.zstd!.decompressStream(dst, src);
+      } catch (e) {
+        return cb(decodeError('zstd', e as Error));
+      }
+      src = src.subarray(consumed);
+      this.zstdInFrame = ret !== 0;
+      if (produced) this.out(dst.subarray(0, produced));
+      const outputPending = produced === dst.length;
+      if (src.length === 0 && !outputPending) return this.whenReadable(() => cb());
+      if (this.full) return this.whenReadable(() => this.zstdPump(src, cb));
     }
-    if (this.inner.write(chunk)) cb();
-    else this.inner.once('drain', () => cb());
   }
 
-  private endInner(cb: (err?: Error | null) => void): void {
-    if (!this.inner) {
-      this.push(null);
-      return cb();
+  private finish(cb: (err?: Error | null) => void): void {
+    if (this.gunzip) {
+      const done = (): void => {
+        this.push(null);
+        cb();
+      };
+      if (this.gunzipEnded) return done();
+      this.gunzip.once('end', done);
+      this.gunzip.end();
+      return;
     }
-    this.inner.end();
+    if (this.zstd && this.zstdInFrame) return cb(new OcimountError('TRUNCATED', 'zstd stream ends unexpectedly (inside a frame)'));
+    this.push(null);
     cb();
   }
 }
