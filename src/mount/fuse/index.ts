@@ -1,0 +1,194 @@
+// Performing a FUSE overlay mount: checks that give clear errors, serving in
+// this process (serve), or in a detached background server (mountFuse).
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { OcimountError } from '../../errors';
+import { traceTable, openTraceSink } from '../../trace/trace';
+import { layerDescs } from '../lowers';
+import type { MountSpec } from '../spec';
+import { mountAt, readMountState, removeMountState, statePaths, writeMountState } from '../state';
+import { fuseMount } from './adapter';
+import { cleanWork } from './copyup';
+import { OverlayFs, opTable } from './ops';
+
+export { OverlayFs, opTable } from './ops';
+
+/** Seconds the kernel caches names and attributes. Safe to be long: every change passes through the server. */
+export const CACHE_TIMEOUT = 3600;
+
+/** Explains why /dev/fuse cannot be used, or returns undefined when it can. */
+export function fuseDeviceProblem(dev = '/dev/fuse'): string | undefined {
+  try {
+    fs.accessSync(dev, fs.constants.R_OK | fs.constants.W_OK);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return `${dev} does not exist: load the fuse module (modprobe fuse) or, in a container, pass the device in`;
+    let mode = '?';
+    try {
+      mode = (fs.statSync(dev).mode & 0o7777).toString(8).padStart(4, '0');
+    } catch {
+      // keep '?'
+    }
+    return `${dev} is not accessible to uid ${process.getuid!()} (mode ${mode}): a standard system makes it 0666 via udev; as root run chmod 0666 ${dev}`;
+  }
+}
+
+function mustBeDir(p: string, what: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(p);
+  } catch (err) {
+    throw new OcimountError('NOT_FOUND', `${what} ${p} does not exist`, { path: p }, { cause: err });
+  }
+  if (!st.isDirectory()) throw new OcimountError('USAGE', `${what} ${p} is not a directory`, { path: p });
+}
+
+/** Validates a FUSE spec and prepares upper/work; throws OcimountError with one clear message. */
+export function checkFuseSpec(spec: MountSpec): void {
+  mustBeDir(spec.target, 'mountpoint');
+  const existing = mountAt(spec.target);
+  if (existing) {
+    throw new OcimountError('BUSY', `${spec.target} is already a mount point (${existing.fstype}); run "ocimount umount ${spec.target}" first`, {
+      target: spec.target,
+    });
+  }
+  if (spec.lowerdirs.length === 0) throw new OcimountError('USAGE', 'no lower layers given');
+  for (const l of spec.lowerdirs) mustBeDir(l, 'layer');
+  if (!spec.readOnly) {
+    if (!spec.upper || !spec.work) throw new OcimountError('USAGE', 'a writable mount needs --upper and --work (or use --read-only)');
+    fs.mkdirSync(spec.upper, { recursive: true });
+    fs.mkdirSync(spec.work, { recursive: true });
+    if (fs.statSync(spec.upper).dev !== fs.statSync(spec.work).dev) {
+      throw new OcimountError('USAGE', `work dir ${spec.work} must be on the same filesystem as upper dir ${spec.upper}`);
+    }
+  }
+  const devProblem = fuseDeviceProblem();
+  if (devProblem) throw new OcimountError('PERMISSION', devProblem);
+}
+
+export interface ServeHandle {
+  target: string;
+  close(): Promise<void>;
+}
+
+/** Mounts and serves the overlay from this process until close(). */
+export async function serve(spec: MountSpec): Promise<ServeHandle> {
+  checkFuseSpec(spec);
+  const privileged = process.getuid!() === 0;
+  if (!spec.readOnly) cleanWork(spec.work!);
+  const ofs = new OverlayFs({ layers: layerDescs(spec), work: spec.work, privileged });
+  let table = opTable(ofs);
+  if (spec.trace !== undefined) table = traceTable(table, ofs, openTraceSink(spec.trace));
+  // Modes asked for by clients arrive with their umask already applied; ours must not strip more.
+  process.umask(0);
+  let handle;
+  try {
+    handle = await fuseMount(spec.target, table, {
+      allowOther: !!spec.allowOther,
+      // The kernel enforces the presented permissions whenever someone other than
+      // the mounting user can reach the mount (root mounts, --allow-other). A rootless
+      // mount without --allow-other serves only its owner, who is root of the image
+      // (as in a rootless container) and so is not held to root-owned modes.
+      defaultPermissions: privileged || !!spec.allowOther,
+      timeout: CACHE_TIMEOUT,
+    });
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (/in use/i.test(msg)) throw new OcimountError('BUSY', `${spec.target} is in use (already mounted?)`, {}, { cause: err });
+    const hint = spec.allowOther && process.getuid!() !== 0 ? ' (--allow-other needs user_allow_other in /etc/fuse.conf)' : '';
+    throw new OcimountError('MOUNT_FAILED', `FUSE mount at ${spec.target} failed: ${msg}${hint}`, {}, { cause: err });
+  }
+  return { target: spec.target, close: () => handle.unmount() };
+}
+
+export interface MountResult {
+  target: string;
+  pid: number;
+  log: string;
+}
+
+/** The compiled background server entry point. */
+export const SERVER_SCRIPT = path.join(__dirname, 'server.js');
+
+/**
+ * Starts a detached server for the mount and returns once the mountpoint is
+ * serving. The server's output goes to a log file whose path is returned.
+ */
+export async function mountFuse(spec: MountSpec, opts: { timeoutMs?: number } = {}): Promise<MountResult> {
+  checkFuseSpec(spec);
+  const { log } = statePaths(spec.target);
+  const fd = fs.openSync(log, 'w', 0o600);
+  const child = spawn(process.execPath, [SERVER_SCRIPT, JSON.stringify(spec)], {
+    detached: true,
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, OCIMOUNT_LOG: log },
+  });
+  fs.closeSync(fd);
+  let exited: number | null = null;
+  child.on('exit', (code, sig) => (exited = code ?? (sig ? 128 : 1)));
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  try {
+    for (;;) {
+      const m = mountAt(spec.target);
+      if (m && m.fstype.startsWith('fuse') && readMountState(spec.target)?.pid === child.pid) break;
+      if (exited !== null) {
+        const text = fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean);
+        const last = text[text.length - 1] ?? `server exited with status ${exited}`;
+        // The server reports OcimountErrors as "CODE: message".
+        const m2 = /^ocimount-server: ([A-Z_]+): (.*)$/.exec(last);
+        if (m2) throw new OcimountError(m2[1] as never, m2[2], { log });
+        throw new OcimountError('MOUNT_FAILED', `mount server failed: ${last} (log: ${log})`, { log });
+      }
+      if (Date.now() > deadline) {
+        child.kill('SIGTERM');
+        throw new OcimountError('MOUNT_FAILED', `mount at ${spec.target} did not come up in time (log: ${log})`, { log });
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  } finally {
+    child.unref();
+  }
+  return { target: spec.target, pid: child.pid!, log };
+}
+
+/**
+ * Serves a mount in this process until SIGINT/SIGTERM or until it is unmounted
+ * from outside, recording it in the state file so `ocimount umount` finds it.
+ * Resolves when the mount is gone.
+ */
+export async function runServer(spec: MountSpec, onReady?: () => void): Promise<void> {
+  const handle = await serve(spec);
+  writeMountState({
+    version: 1,
+    target: spec.target,
+    backend: 'fuse',
+    pid: process.pid,
+    log: process.env.OCIMOUNT_LOG,
+    spec,
+    startedAt: new Date().toISOString(),
+  });
+  onReady?.();
+  await new Promise<void>((resolve) => {
+    let closing = false;
+    const stop = () => {
+      if (closing) return;
+      closing = true;
+      clearInterval(watch);
+      handle
+        .close()
+        .catch(() => undefined) // already unmounted from outside
+        .finally(() => {
+          if (readMountState(spec.target)?.pid === process.pid) removeMountState(spec.target);
+          resolve();
+        });
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    // Unmounted from outside (fusermount -u, umount): nothing left to serve.
+    const watch = setInterval(() => {
+      if (!mountAt(spec.target)) stop();
+    }, 1000);
+  });
+}
