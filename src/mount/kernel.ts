@@ -9,6 +9,7 @@ import { isErrno, native, MS_RDONLY } from '../native';
 import type { MountSpec } from './spec';
 import { hasCapSysAdmin } from './kernel/caps';
 import { mountAt } from './kernel/mountinfo';
+import { removeMountState, writeMountState } from './state';
 import { checkLayerCount, legacyData } from './kernel/options';
 
 /** fsmount(2) attribute: read-only mount. */
@@ -193,18 +194,24 @@ export function mountKernel(input: MountSpec, opts: KernelMountOptions = {}): Ke
     throw new OcimountError('BUSY', `${spec.target} is already a mount point: unmount it first (ocimount umount ${spec.target})`, { target: spec.target });
   }
   prepareDirs(spec);
-  const api = opts.api ?? 'auto';
+  const used = performMount(spec, opts.api ?? 'auto');
+  // The state file lets `ocimount umount` and `down` find and describe this mount.
+  writeMountState({ version: 1, target: spec.target, backend: 'kernel', spec, startedAt: new Date().toISOString() });
+  return { spec, api: used };
+}
+
+function performMount(spec: MountSpec, api: KernelMountApi): 'fsopen' | 'legacy' {
   if (api !== 'legacy') {
     try {
       mountFsopen(spec);
-      return { spec, api: 'fsopen' };
+      return 'fsopen';
     } catch (err) {
       const noNewApi = err instanceof LowerdirPlusUnsupported || isErrno(err, 'ENOSYS');
       if (!noNewApi || api === 'fsopen') throw err instanceof LowerdirPlusUnsupported ? mountFailed(spec, err, err.message) : mountFailed(spec, err, '');
     }
   }
   mountLegacy(spec);
-  return { spec, api: 'legacy' };
+  return 'legacy';
 }
 
 /** Unmounts a kernel overlay. BUSY when files are open inside it (unless lazy). */
@@ -220,4 +227,5 @@ export function unmountKernel(target: string, opts: { lazy?: boolean } = {}): vo
     }
     throw new OcimountError('MOUNT_FAILED', `unmounting ${abs} failed (${(err as NodeJS.ErrnoException).code})`, { target: abs }, { cause: err });
   }
+  removeMountState(abs);
 }

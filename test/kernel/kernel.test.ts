@@ -9,6 +9,8 @@ import { legacyData, LEGACY_DATA_MAX } from '../../src/mount/kernel/options';
 import { native } from '../../src/native';
 import { isOcimountError } from '../../src/errors';
 import type { MountSpec } from '../../src/mount/spec';
+import { readMountState } from '../../src/mount/state';
+import { unmount } from '../../src/mount/umount';
 import { MINI_WEB_ANSWERS } from '../../src/dev/image-builder';
 import { isRoot, makeTmp, mountsUnder, run, unmountAll, ROOT } from '../helpers/env';
 import { scenarioLayers, writeLayers } from './layers';
@@ -25,6 +27,15 @@ function spec(base: string, dirs: string[], extra: Partial<MountSpec> = {}): Mou
     layersDir: path.join(base, 'layers'),
     ...extra,
   };
+}
+
+/** Unmounts through the API (which also forgets the state file), then sweeps anything left. */
+function cleanup(target: string, base: string): void {
+  try {
+    if (mountsUnder(base).includes(target)) unmountKernel(target);
+  } finally {
+    unmountAll(base);
+  }
 }
 
 async function sh(cmd: string): Promise<string> {
@@ -53,12 +64,15 @@ for (const api of ['fsopen', 'legacy'] as const) {
       for (const d of dirs) assert.equal(fs.existsSync(path.join(d, 'hello.txt')), false);
       // Mounting again on the same target is refused.
       assert.throws(() => mountKernel(s, { api }), (e: unknown) => isOcimountError(e, 'BUSY') && /already a mount point/.test((e as Error).message));
+      // A state file records it, so the backend-neutral unmount (ocimount umount) handles it.
+      assert.equal(readMountState(s.target)?.backend, 'kernel');
+      assert.deepEqual(readMountState(s.target)?.spec.lowerdirs, s.lowerdirs);
+      if (api === 'legacy') await unmount(s.target);
+      else unmountKernel(s.target);
+      assert.deepEqual(mountsUnder(base), []);
+      assert.equal(readMountState(s.target), undefined);
     } finally {
-      try {
-        unmountKernel(s.target);
-      } finally {
-        unmountAll(base);
-      }
+      cleanup(s.target, base);
     }
     assert.deepEqual(mountsUnder(base), []);
     // The write survives in upper after unmount.
@@ -87,7 +101,7 @@ test('whiteouts and opaque dirs (user.overlay.* with userxattr from layers.json)
     assert.equal((await sh(`ls ${s.target}/b`)).trim(), 'new');
     assert.match(fs.readFileSync('/proc/self/mountinfo', 'utf8'), /userxattr/);
   } finally {
-    unmountAll(base);
+    cleanup(s.target, base);
   }
 });
 
@@ -110,7 +124,7 @@ for (const api of ['fsopen', 'legacy'] as const) {
       const opts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.includes(` ${s.target} `))!;
       assert.ok(opts, 'mount listed');
     } finally {
-      unmountAll(path.dirname(base));
+      cleanup(s.target, path.dirname(base));
     }
     // The working directory is restored after the legacy chdir.
     assert.equal(process.cwd(), cwd);
