@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import type { ImageSpec, LayerSpec } from '../../src/dev/image-builder';
 import type { TarEntry } from '../../src/dev/tar';
 import type { Compression } from '../../src/image/types';
+import { OVERRIDE_STAT_XATTR, parseOverrideStat } from '../../src/fsops/override-stat';
+import { native } from '../../src/native';
 
 const d = (p: string, mode = 0o755, extra: Partial<TarEntry> = {}): TarEntry => ({ type: 'dir', path: p, mode, ...extra });
 const f = (p: string, content: string, mode = 0o644, extra: Partial<TarEntry> = {}): TarEntry => ({ type: 'file', path: p, content, mode, ...extra });
@@ -87,7 +89,7 @@ export const WHITEOUT_IMAGE_FILES: Record<string, string> = {
 export type View = Map<string, string>;
 
 /** path -> "type mode uid:gid detail" for every node under root (root excluded), never following links. */
-export function viewOf(root: string, opts: { skip?: (rel: string) => boolean } = {}): View {
+export function viewOf(root: string, opts: { skip?: (rel: string) => boolean; modeFromRecord?: boolean } = {}): View {
   const out: View = new Map();
   const walk = (rel: string): void => {
     for (const name of fs.readdirSync(path.join(root, rel)).sort()) {
@@ -95,7 +97,16 @@ export function viewOf(root: string, opts: { skip?: (rel: string) => boolean } =
       if (opts.skip?.(r)) continue;
       const p = path.join(root, r);
       const st = fs.lstatSync(p);
-      const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
+      let m = st.mode & 0o7777;
+      if (opts.modeFromRecord && (st.isFile() || st.isDirectory())) {
+        // rootless: the image's mode is in the override_stat record, not on disk
+        try {
+          m = parseOverrideStat(native().lgetxattr(p, OVERRIDE_STAT_XATTR)).mode;
+        } catch {
+          /* no record */
+        }
+      }
+      const mode = m.toString(8).padStart(4, '0');
       let type = 'file';
       let detail = '';
       if (st.isDirectory()) type = 'dir';
@@ -119,13 +130,13 @@ export function viewOf(root: string, opts: { skip?: (rel: string) => boolean } =
 }
 
 /** Applies OCI-format layer dirs (whiteout files kept) in order: the image-spec's "applying changesets". */
-export function mergeOciLayers(layerDirs: string[]): View {
+export function mergeOciLayers(layerDirs: string[], opts: { modeFromRecord?: boolean } = {}): View {
   let merged: View = new Map();
   const dropUnder = (prefix: string): void => {
     for (const k of [...merged.keys()]) if (prefix === '' || k.startsWith(prefix + '/')) merged.delete(k);
   };
   for (const dir of layerDirs) {
-    const layer = viewOf(dir);
+    const layer = viewOf(dir, opts);
     const base = (r: string): string => r.slice(r.lastIndexOf('/') + 1);
     const parent = (r: string): string => (r.includes('/') ? r.slice(0, r.lastIndexOf('/')) : '');
     // Whiteouts and opaque markers hide lower layers only, so they go first.
