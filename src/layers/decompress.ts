@@ -93,6 +93,7 @@ export class Decompressor extends Duplex {
 
   override _read(): void {
     this.full = false;
+    this.gunzip?.resume();
     const fn = this.onRead;
     this.onRead = undefined;
     fn?.();
@@ -122,8 +123,18 @@ export class Decompressor extends Duplex {
     this.actual = actual;
     if (actual === 'gzip') {
       this.gunzip = zlib.createGunzip({ chunkSize: 64 * 1024 });
-      this.gunzip.on('data', (d: Buffer) => this.out(d));
-      this.gunzip.on('end', () => (this.gunzipEnded = true));
+      // Delivered on the next tick: zlib queues its next inflate on the pool when
+      // its callback returns, so inflating overlaps our tar work instead of
+      // alternating with it (measured: ~40% of unpack time was idle without this).
+      this.gunzip.on('data', (d: Buffer) =>
+        process.nextTick(() => {
+          if (!this.push(d)) {
+            this.full = true;
+            this.gunzip!.pause();
+          }
+        }),
+      );
+      this.gunzip.on('end', () => process.nextTick(() => (this.gunzipEnded = true)));
       this.gunzip.on('error', (e: Error) => this.destroy(decodeError('gzip', e)));
     } else if (actual === 'zstd') {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -140,12 +151,19 @@ export class Decompressor extends Duplex {
     this.whenReadable(() => cb());
   }
 
+  /**
+   * Feeds zlib slice by slice without waiting for each slice to be inflated (so
+   * inflating on the pool overlaps our tar work), but stops while zlib's input
+   * buffer is full or our reader is.
+   */
   private gunzipSlices(chunk: Buffer, off: number, cb: (err?: Error | null) => void): void {
-    if (off >= chunk.length) return cb();
-    this.gunzip!.write(chunk.subarray(off, off + GZIP_SLICE), (err) => {
-      if (err) return cb(decodeError('gzip', err));
-      this.whenReadable(() => this.gunzipSlices(chunk, off + GZIP_SLICE, cb));
-    });
+    while (off < chunk.length) {
+      if (this.full) return this.whenReadable(() => this.gunzipSlices(chunk, off, cb));
+      const slice = chunk.subarray(off, off + GZIP_SLICE);
+      off += slice.length;
+      if (!this.gunzip!.write(slice)) return void this.gunzip!.once('drain', () => this.gunzipSlices(chunk, off, cb));
+    }
+    cb();
   }
 
   private zstdPump(src: Buffer, cb: (err?: Error | null) => void): void {
@@ -173,7 +191,7 @@ export class Decompressor extends Duplex {
         cb();
       };
       if (this.gunzipEnded) return done();
-      this.gunzip.once('end', done);
+      this.gunzip.once('end', () => process.nextTick(done));
       this.gunzip.end();
       return;
     }
