@@ -8,8 +8,7 @@ import { readLayersRecord, RECORD_FILE } from '../layers/record';
 import { isErrno, native, MS_RDONLY } from '../native';
 import type { MountSpec } from './spec';
 import { hasCapSysAdmin } from './kernel/caps';
-import { mountAt } from './kernel/mountinfo';
-import { removeMountState, writeMountState } from './state';
+import { mountAt, removeMountState, writeMountState } from './state';
 import { checkLayerCount, legacyData } from './kernel/options';
 
 /** fsmount(2) attribute: read-only mount. */
