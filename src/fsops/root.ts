@@ -23,7 +23,11 @@ export class RootFsOps implements FsOps {
     this.n.mknod(path, S_IFCHR, 0);
   }
 
+  /** Nodes we create are already owned by our euid:egid (0:0 as root; parents are 0700, so no setgid inheritance). */
+  private readonly ids = { uid: process.geteuid?.() ?? -1, gid: process.getegid?.() ?? -1 };
+
   own(node: NodeRef, meta: NodeMeta): void {
+    if (meta.uid === this.ids.uid && meta.gid === this.ids.gid) return; // saves a syscall per entry
     if (node.fd !== undefined) fs.fchownSync(node.fd, meta.uid, meta.gid);
     else fs.lchownSync(node.path, meta.uid, meta.gid);
   }

@@ -35,7 +35,7 @@ export interface FsOps {
   mkfifo(path: string): void;
   /** An overlayfs whiteout: a 0/0 character device. */
   mkwhiteout(path: string): void;
-  /** Ownership (root: lchown/fchown; rootless: the override_stat record, which also keeps mode and type). Call first. */
+  /** Ownership of a node this process just created (root: lchown/fchown, skipped when already ours; rootless: the override_stat record, which also keeps mode and type). Call first. */
   own(node: NodeRef, meta: NodeMeta): void;
   /** Never follows a symlink. Throws Node-style errors (EPERM for a namespace we may not write). */
   setXattr(path: string, name: string, value: Buffer): void;
