@@ -51,3 +51,37 @@ export function layerDescs(spec: MountSpec): LayerDesc[] {
 export function layersRootless(spec: MountSpec): boolean {
   return recordOf(spec.layersDir)?.rootless ?? false;
 }
+
+export interface MountRequest {
+  /** LAYERS_DIR from an unpack (or numbered layer dirs). */
+  layersDir?: string;
+  /** Or overlayfs-style "top:...:base". */
+  lowerdir?: string;
+  target: string;
+  upper?: string;
+  work?: string;
+  readOnly?: boolean;
+  allowOther?: boolean;
+  trace?: string;
+  backend?: MountSpec['backend'];
+}
+
+/** A MountSpec from command-line style input: absolute paths, lowers top first. */
+export function buildMountSpec(req: MountRequest): MountSpec {
+  if (!!req.layersDir === !!req.lowerdir) throw new OcimountError('USAGE', 'give either LAYERS_DIR or --lowerdir, not both');
+  const lowerdirs = req.lowerdir
+    ? req.lowerdir.split(':').filter(Boolean).map((d) => path.resolve(d))
+    : lowerdirsOf(req.layersDir!);
+  if (lowerdirs.length === 0) throw new OcimountError('USAGE', '--lowerdir names no directories');
+  if (req.readOnly && (req.upper || req.work)) throw new OcimountError('USAGE', '--read-only takes no --upper/--work');
+  if (!req.readOnly && (!req.upper || !req.work)) throw new OcimountError('USAGE', 'a writable mount needs --upper DIR and --work DIR (or --read-only)');
+  const spec: MountSpec = { backend: req.backend ?? 'fuse', target: path.resolve(req.target), lowerdirs };
+  if (req.layersDir) spec.layersDir = path.resolve(req.layersDir);
+  if (req.upper) spec.upper = path.resolve(req.upper);
+  if (req.work) spec.work = path.resolve(req.work);
+  if (req.readOnly) spec.readOnly = true;
+  if (req.allowOther) spec.allowOther = true;
+  if (req.trace !== undefined) spec.trace = req.trace === '' || req.trace === '-' ? '-' : path.resolve(req.trace);
+  if (req.layersDir && fs.existsSync(path.join(req.layersDir, RECORD_FILE)) && readLayersRecord(req.layersDir).userxattr) spec.userxattr = true;
+  return spec;
+}
