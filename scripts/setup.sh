@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(docker-registry skopeo umoci fuse-overlayfs fuse3 libfuse2 attr zstd debootstrap apache2-utils openssl jq make g++ python3 util-linux kmod)
+PKGS=(docker-registry skopeo umoci fuse-overlayfs fuse3 libfuse2 attr zstd debootstrap apache2-utils openssl jq make g++ python3 util-linux kmod runc passwd)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -37,4 +37,9 @@ if [ "$(id -u)" -eq 0 ]; then
   # Lets unprivileged users ask for --allow-other, as on a normal desktop setup.
   grep -qs '^user_allow_other' /etc/fuse.conf || echo user_allow_other >> /etc/fuse.conf
   modprobe overlay 2>/dev/null || true
+  # The unprivileged user the tests run the CLI as (setpriv). fusermount3 refuses
+  # a uid with no passwd entry ("could not determine username"), as real users have one.
+  uid=${OCIMOUNT_TEST_UID:-4242}
+  getent group "$uid" >/dev/null || groupadd -g "$uid" ocimount-test
+  getent passwd "$uid" >/dev/null || useradd -u "$uid" -g "$uid" -M -d /nonexistent -s /usr/sbin/nologin ocimount-test
 fi
