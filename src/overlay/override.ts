@@ -3,9 +3,11 @@
 // containers/storage writes and fuse-overlayfs reads:
 //   "UID:GID:MODE" or "UID:GID:MODE:TYPE", MODE octal permission bits (e.g. 0755, 4755),
 //   TYPE one of file, dir, symlink, pipe, socket, block-MAJOR-MINOR, char-MAJOR-MINOR.
-import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from './types';
+// The text format lives in fsops/override-stat (the unpacker writes it); this is
+// the overlay's st_mode-shaped view of the same record.
+import { OVERRIDE_STAT_XATTR, OVERRIDE_TYPE_BITS, formatOverrideStat, overrideTypeOf, parseOverrideStat } from '../fsops/override-stat';
 
-export const OVERRIDE_XATTR = 'user.containers.override_stat';
+export const OVERRIDE_XATTR = OVERRIDE_STAT_XATTR;
 
 export interface StatOverride {
   uid: number;
@@ -19,44 +21,28 @@ export interface StatOverride {
   minor?: number;
 }
 
-const TYPES: Record<string, number> = { file: S_IFREG, dir: S_IFDIR, symlink: S_IFLNK, pipe: S_IFIFO, socket: S_IFSOCK };
-
+/** A record, or undefined when it is malformed (a bad record must not break lookups). */
 export function parseOverride(value: string | Buffer): StatOverride | undefined {
-  const text = (typeof value === 'string' ? value : value.toString('utf8')).replace(/\0+$/, '').trim();
-  const parts = text.split(':');
-  if (parts.length < 3 || parts.length > 4) return undefined;
-  const [u, g, m, t] = parts;
-  if (!/^\d+$/.test(u) || !/^\d+$/.test(g) || !/^[0-7]+$/.test(m)) return undefined;
-  const raw = parseInt(m, 8);
-  const out: StatOverride = { uid: Number(u), gid: Number(g), perm: raw & 0o7777 };
-  // Some writers include the type bits in MODE; honour them when TYPE is absent.
-  if (raw & S_IFMT) out.type = raw & S_IFMT;
-  if (t !== undefined) {
-    const dev = /^(block|char)-(\d+)-(\d+)$/.exec(t);
-    if (dev) {
-      out.type = dev[1] === 'block' ? S_IFBLK : S_IFCHR;
-      out.major = Number(dev[2]);
-      out.minor = Number(dev[3]);
-    } else if (TYPES[t] !== undefined) {
-      out.type = TYPES[t];
-    } else {
-      return undefined;
-    }
+  const text = value.toString();
+  let rec;
+  try {
+    rec = parseOverrideStat(text);
+  } catch {
+    return undefined;
+  }
+  const out: StatOverride = { uid: rec.uid, gid: rec.gid, perm: rec.mode };
+  // A three-field record without type bits in MODE names no type: the entry keeps its own.
+  const named = text.split(':').length === 4 || (parseInt(text.split(':')[2], 8) & 0o170000) !== 0;
+  if (named) out.type = OVERRIDE_TYPE_BITS[rec.type];
+  if (rec.major !== undefined) {
+    out.major = rec.major;
+    out.minor = rec.minor;
   }
   return out;
 }
 
 export function formatOverride(o: StatOverride): string {
-  const base = `${o.uid}:${o.gid}:${o.perm.toString(8).padStart(4, '0')}`;
-  if (o.type === undefined) return base;
-  switch (o.type) {
-    case S_IFBLK:
-      return `${base}:block-${o.major ?? 0}-${o.minor ?? 0}`;
-    case S_IFCHR:
-      return `${base}:char-${o.major ?? 0}-${o.minor ?? 0}`;
-    default: {
-      const name = Object.keys(TYPES).find((k) => TYPES[k] === o.type);
-      return name ? `${base}:${name}` : base;
-    }
-  }
+  const type = o.type === undefined ? undefined : overrideTypeOf(o.type);
+  if (type === undefined) return `${o.uid}:${o.gid}:${(o.perm & 0o7777).toString(8).padStart(4, '0')}`;
+  return formatOverrideStat({ uid: o.uid, gid: o.gid, mode: o.perm, type, major: o.major, minor: o.minor });
 }
