@@ -6,7 +6,7 @@ import { OcimountError } from './errors';
 import { parsePlatform } from './image/platform';
 import type { Platform } from './image/types';
 import type { LayerSource } from './layers/apply';
-import { resolveLayoutImage } from './layers/layout-lite';
+import { resolveLayoutImage } from './layout';
 import { unpackLayers } from './layers/unpack-layers';
 import type { UnpackLayersOptions, UnpackLayersResult } from './layers/unpack-layers';
 

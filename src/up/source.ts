@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import { OcimountError } from '../errors';
 import { parsePlatform } from '../image/platform';
-import { resolveLayoutImage } from '../layers/layout-lite';
+import { resolveLayoutImage } from '../layout';
 
 export interface PullAuth {
   username: string;
