@@ -216,7 +216,11 @@ export class OverlayFs {
     if (typeof r === 'number') return cb(r);
     if (!r.dirLayers) return cb(ENOTDIR);
     const names = ['.', '..'];
-    const stats: object[] = [{ mode: S_IFDIR, ino: 0, atime: 0, mtime: 0, ctime: 0 }, { mode: S_IFDIR, ino: 0, atime: 0, mtime: 0, ctime: 0 }];
+    // glibc's readdir skips entries with inode 0, so . and .. need real numbers to be listed.
+    const self = this.inodes.get(r.origin.dev, r.origin.ino);
+    const parent = r.rel === '' ? undefined : this.stack.lookup(splitRel(r.rel)[0]);
+    const up = parent && typeof parent !== 'string' ? this.inodes.get(parent.origin.dev, parent.origin.ino) : self;
+    const stats: object[] = [{ mode: S_IFDIR, ino: self, atime: 0, mtime: 0, ctime: 0 }, { mode: S_IFDIR, ino: up, atime: 0, mtime: 0, ctime: 0 }];
     for (const e of this.stack.readdir(r)) {
       const st = e.entry.st;
       let ino: number;
