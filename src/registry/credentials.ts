@@ -1,0 +1,23 @@
+// The message for refused credentials: which registry, which credential (kind
+// and user only, via describeCredential) and where such credentials come from.
+// Never the secret.
+import { describeCredential } from '../auth/keychain';
+import type { Credential } from '../auth/keychain';
+import { OcimountError } from '../errors';
+
+const SOURCES = '--username/--password-stdin, $REGISTRY_AUTH_FILE, ~/.docker/config.json (or its credential helper) or containers auth.json';
+
+export function credentialProblem(registry: string, c: Credential | undefined, details: Record<string, unknown> = {}): OcimountError {
+  if (!c) {
+    return new OcimountError(
+      'UNAUTHORIZED',
+      `${registry} requires authentication and no credentials were found for it (looked in ${SOURCES}); log in with "docker login ${registry}" or pass --username and --password-stdin`,
+      { ...details, credential: 'anonymous' },
+    );
+  }
+  return new OcimountError(
+    'UNAUTHORIZED',
+    `${registry} rejected the credentials (${describeCredential(c)}, taken from ${SOURCES}); check them with "docker login ${registry}"`,
+    { ...details, credential: describeCredential(c) },
+  );
+}

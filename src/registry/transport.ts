@@ -1,0 +1,111 @@
+// One HTTP exchange over node:http/https: send a request, hand back the response
+// once its headers arrive. Socket, DNS and TLS failures become NETWORK errors;
+// an abort rejects with the signal's reason. TLS trust (extra CA, or no
+// verification when insecure) is fixed per transport, at construction.
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { OcimountError } from '../errors';
+import { networkError, redactUrl } from './errors';
+
+/** How long a request may wait for its response headers (connect, TLS, server think time). */
+export const HEADERS_TIMEOUT_MS = 60_000;
+
+export interface TransportOptions {
+  /** Registry name for messages ("127.0.0.1:5000"). */
+  registry: string;
+  ca?: string | Buffer;
+  /** Skip certificate verification. */
+  insecure?: boolean;
+  signal?: AbortSignal;
+  headersTimeoutMs?: number;
+}
+
+export interface SendRequest {
+  url: URL;
+  method?: string;
+  headers?: OutgoingHttpHeaders;
+  body?: string | Buffer;
+}
+
+/** The reason an aborted signal carries, as something throwable. */
+export function abortReason(signal: AbortSignal): Error {
+  const r = signal.reason as unknown;
+  if (r instanceof Error) return r;
+  const e = new Error(typeof r === 'string' ? r : 'the operation was aborted');
+  e.name = 'AbortError';
+  return e;
+}
+
+export class Transport {
+  readonly registry: string;
+  readonly signal?: AbortSignal;
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+  private readonly timeoutMs: number;
+
+  constructor(opts: TransportOptions) {
+    this.registry = opts.registry;
+    this.signal = opts.signal;
+    this.timeoutMs = opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+    // Own agents: keep-alive across the many blob requests of one pull, and TLS
+    // settings that never leak into the process-wide global agent.
+    this.httpAgent = new http.Agent({ keepAlive: true });
+    this.httpsAgent = new https.Agent({
+      keepAlive: true,
+      ...(opts.ca ? { ca: opts.ca } : {}),
+      rejectUnauthorized: !opts.insecure,
+    });
+  }
+
+  send(r: SendRequest): Promise<IncomingMessage> {
+    const signal = this.signal;
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    const { url } = r;
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      return Promise.reject(new OcimountError('PROTOCOL', `${this.registry} sent us to an unsupported URL ${redactUrl(url)}`));
+    }
+    const mod = url.protocol === 'https:' ? https : http;
+    const headers: OutgoingHttpHeaders = { 'user-agent': 'ocimount/0.1', ...(r.headers ?? {}) };
+    if (r.body !== undefined) headers['content-length'] = Buffer.byteLength(r.body);
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const fail = (err: unknown): void => {
+        if (settled) return;
+        settled = true;
+        reject(signal?.aborted ? abortReason(signal) : err instanceof OcimountError ? err : networkError(err, url, this.registry));
+      };
+      const req = mod.request(
+        url,
+        {
+          method: r.method ?? 'GET',
+          headers,
+          agent: url.protocol === 'https:' ? this.httpsAgent : this.httpAgent,
+          signal,
+        },
+        (res) => {
+          req.setTimeout(0);
+          if (settled) {
+            res.destroy();
+            return;
+          }
+          settled = true;
+          resolve(res);
+        },
+      );
+      req.setTimeout(this.timeoutMs, () => {
+        const e = new Error(`no response within ${Math.round(this.timeoutMs / 1000)}s`) as NodeJS.ErrnoException;
+        e.code = 'ETIMEDOUT';
+        req.destroy(e);
+      });
+      req.on('error', fail);
+      req.end(r.body);
+    });
+  }
+
+  /** Closes idle keep-alive sockets. */
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
