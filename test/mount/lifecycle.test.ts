@@ -1,0 +1,162 @@
+// The life of a FUSE mount through the CLI, as root and as an unprivileged user:
+// --read-only, --foreground ended by SIGTERM, umount of a busy mount (BUSY, --lazy),
+// a killed server's stale mount, a second mount on a mounted point, and
+// /dev/fuse the user cannot open.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { CLI, asUser, mountsUnder } from '../helpers/env';
+import { WHO, conformanceImage, makeEnv, mount, mustMount, teardown, unpackImage } from './fixture';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function mounted(p: string): boolean {
+  return mountsUnder(p).includes(p);
+}
+
+async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
+  for (let t = 0; t < ms; t += 50) {
+    if (cond()) return;
+    await sleep(50);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+for (const who of WHO) {
+  test(`--read-only answers EROFS to every write (${who})`, async () => {
+    const e = makeEnv(who, `ro-${who}`);
+    try {
+      await unpackImage(e, conformanceImage());
+      const bad = await mount(e, ['--read-only']);
+      assert.equal(bad.code, 2, 'read-only with --upper is a usage error');
+      await mustMount(e, [], { readOnly: true });
+      assert.equal(await e.sh(`cat ${e.mnt}/f`), 'top\n');
+      for (const cmd of [`touch ${e.mnt}/new`, `echo x >> ${e.mnt}/f`, `rm ${e.mnt}/f`, `mkdir ${e.mnt}/nd`, `chmod 777 ${e.mnt}/f`, `mv ${e.mnt}/f ${e.mnt}/g`, `setfattr -n user.a -v 1 ${e.mnt}/f`]) {
+        const r = await e.try(cmd);
+        assert.notEqual(r.code, 0, cmd);
+        assert.match(r.stderr, /Read-only file system/, cmd);
+      }
+      assert.equal(fs.existsSync(e.upper), false);
+    } finally {
+      await teardown(e);
+    }
+  });
+
+  test(`--foreground serves until SIGTERM, then unmounts cleanly (${who})`, async () => {
+    const e = makeEnv(who, `fg-${who}`);
+    try {
+      await unpackImage(e, conformanceImage());
+      const argv = [process.execPath, CLI, 'mount', e.layers, e.mnt, '--upper', e.upper, '--work', e.work, '--foreground'];
+      const full = who === 'user' ? asUser(argv) : argv;
+      const child = spawn(full[0], full.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      await until('the foreground mount', () => mounted(e.mnt) && /serving/.test(stderr));
+      assert.equal(await e.sh(`cat ${e.mnt}/f`), 'top\n');
+      await e.sh(`echo fg > ${e.mnt}/fg.txt`);
+      child.kill('SIGTERM'); // setpriv execs, so this is the server itself
+      assert.equal(await exited, 0, stderr);
+      assert.equal(mounted(e.mnt), false);
+      assert.match(stderr, /unmounted/);
+      assert.equal(fs.readFileSync(`${e.upper}/fg.txt`, 'utf8'), 'fg\n');
+      // Nothing recorded is left: umount says it is not mounted.
+      const again = await e.cli(['umount', e.mnt]);
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /not mounted/);
+    } finally {
+      await teardown(e);
+    }
+  });
+
+  test(`umount of a busy mount says BUSY; --lazy detaches; the server stops (${who})`, async () => {
+    const e = makeEnv(who, `busy-${who}`);
+    let holder: ReturnType<typeof spawn> | undefined;
+    try {
+      await unpackImage(e, conformanceImage());
+      const m = await mount(e);
+      assert.equal(m.code, 0, m.stderr);
+      const pid = Number(/server pid (\d+)/.exec(m.stdout)?.[1]);
+      assert.ok(pid > 0, m.stdout);
+      // The user's mount is closed to root (no --allow-other): the holder enters it as the user.
+      const argv = ['sh', '-c', `cd ${e.mnt}/d && echo in && exec sleep 600`];
+      const full = who === 'user' ? asUser(argv) : argv;
+      holder = spawn(full[0], full.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
+      await new Promise((r) => holder!.stdout!.once('data', r));
+      const r = await e.cli(['umount', e.mnt]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /busy/);
+      assert.match(r.stderr, /--lazy/);
+      assert.ok(mounted(e.mnt));
+      assert.ok(alive(pid));
+      // A second mount on the same point is refused with a clear message.
+      const twice = await mount(e);
+      assert.equal(twice.code, 1);
+      assert.match(twice.stderr, /already a mount point/);
+      const lazy = await e.cli(['umount', '--lazy', e.mnt]);
+      assert.equal(lazy.code, 0, lazy.stderr);
+      assert.equal(mounted(e.mnt), false);
+      holder.kill('SIGKILL');
+      holder = undefined;
+      await until('the server to exit', () => !alive(pid));
+    } finally {
+      holder?.kill('SIGKILL');
+      await teardown(e);
+    }
+  });
+
+  test(`umount cleans up after a killed server (${who})`, async () => {
+    const e = makeEnv(who, `killed-${who}`);
+    try {
+      await unpackImage(e, conformanceImage());
+      const m = await mount(e);
+      assert.equal(m.code, 0, m.stderr);
+      const pid = Number(/server pid (\d+)/.exec(m.stdout)?.[1]);
+      process.kill(pid, 'SIGKILL');
+      await until('the server to die', () => !alive(pid));
+      const stale = await e.try(`ls ${e.mnt}`);
+      assert.match(stale.stderr, /Transport endpoint is not connected/);
+      assert.ok(mounted(e.mnt));
+      const r = await e.cli(['umount', e.mnt]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(mounted(e.mnt), false);
+      // and the point can be mounted again
+      await mustMount(e);
+      assert.equal(await e.sh(`cat ${e.mnt}/f`), 'top\n');
+    } finally {
+      await teardown(e);
+    }
+  });
+}
+
+test('/dev/fuse not accessible to the user: a PERMISSION message that says how to fix it', { skip: process.getuid?.() === 0 ? false : 'needs root to chmod /dev/fuse' }, async () => {
+  const e = makeEnv('user', 'devfuse');
+  const mode = fs.statSync('/dev/fuse').mode & 0o7777;
+  try {
+    await unpackImage(e, conformanceImage());
+    fs.chmodSync('/dev/fuse', 0o600);
+    let r;
+    try {
+      r = await mount(e);
+    } finally {
+      fs.chmodSync('/dev/fuse', mode);
+    }
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /PERMISSION|not accessible/);
+    assert.match(r.stderr, /chmod 0666 \/dev\/fuse/);
+    assert.equal(mounted(e.mnt), false);
+  } finally {
+    fs.chmodSync('/dev/fuse', 0o666);
+    await teardown(e);
+  }
+});
