@@ -2,6 +2,8 @@
 export * from './errors';
 export * from './image/types';
 export * from './image/platform';
+export { pull } from './pull';
+export type { PullOptions, PullProgress, PullResult, PullBlobKind } from './pull';
 export { unpack } from './unpack';
 export type { UnpackOptions } from './unpack';
 export { unpackLayers } from './layers/unpack-layers';

@@ -1,5 +1,6 @@
 // Every CLI command, one module each. Each module exports a yargs CommandModule.
 import type { CommandModule } from 'yargs';
+import { pullCommand } from './pull';
 import { unpackCommand } from './unpack';
 import { mountCommand } from './mount';
 import { umountCommand } from './umount';
@@ -8,4 +9,4 @@ import { upCommand } from './up';
 import { downCommand } from './down';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [unpackCommand, mountCommand, umountCommand, whichCommand, upCommand, downCommand];
+export const commands: CommandModule<any, any>[] = [pullCommand, unpackCommand, mountCommand, umountCommand, whichCommand, upCommand, downCommand];
