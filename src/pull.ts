@@ -31,6 +31,8 @@ export interface PullProgress {
 export interface PullOptions {
   /** Which image of a multi-platform index: "linux/arm64/v8" or a Platform. Default: this host. */
   platform?: string | Platform;
+  /** The index.json ref.name to give the image (default: the reference's tag; null for none). */
+  refName?: string | null;
   /** Keep the whole index and every image in it. */
   allPlatforms?: boolean;
   /** Where credentials come from; default: Docker/containers config files (defaultKeychain). */
@@ -219,7 +221,7 @@ export async function pull(refText: string, dir: string, opts: PullOptions = {})
     }
     const entry: Descriptor = opts.allPlatforms ? topDesc : chosen;
     // Pulled by digest alone: no ref.name (a digest is not a tag); name:tag@digest keeps the tag.
-    const tag = ref.tag;
+    const tag = opts.refName === null ? undefined : (opts.refName ?? ref.tag);
     await putIndexEntry(layout, entry, tag);
     return {
       layout,

@@ -1,9 +1,11 @@
 // Where `up` gets its image: a registry reference pulled into the shared store, or a
 // local OCI layout named "oci:DIR[:TAG|@DIGEST]" (skopeo's transport syntax), used in place.
 import * as path from 'node:path';
-import { OcimountError } from '../errors';
 import { parsePlatform } from '../image/platform';
 import { resolveLayoutImage } from '../layout';
+import { pull } from '../pull';
+import type { PullProgress } from '../pull';
+import { formatReference, parseReference } from '../ref';
 
 export interface PullAuth {
   username: string;
@@ -14,6 +16,8 @@ export interface PullToStoreOptions {
   platform?: string;
   insecure?: boolean;
   auth?: PullAuth;
+  signal?: AbortSignal;
+  onProgress?(p: PullProgress): void;
 }
 
 export interface StoredImage {
@@ -37,5 +41,15 @@ export async function pullToStore(imageRef: string, store: string, opts: PullToS
     const layoutRef = path.resolve(rest.split(/(?=[:@][^/]*$)/)[0]) + (rest.match(/[:@][^/]*$/)?.[0] ?? '');
     return { layoutRef, manifestDigest: manifestOf(layoutRef, opts.platform), pulled: false };
   }
-  throw new OcimountError('UNSUPPORTED', `pulling ${imageRef} into ${store}: pull is not available yet`);
+  // The store holds many repositories: name each entry by its full reference, so
+  // "a/x:latest" and "b/y:latest" do not replace each other.
+  const res = await pull(imageRef, store, {
+    platform: opts.platform,
+    insecure: opts.insecure,
+    credentials: opts.auth,
+    signal: opts.signal,
+    onProgress: opts.onProgress,
+    refName: formatReference(parseReference(imageRef)),
+  });
+  return { layoutRef: `${res.layout}@${res.manifestDigest}`, manifestDigest: res.manifestDigest, pulled: true };
 }
