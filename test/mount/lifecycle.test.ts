@@ -41,6 +41,9 @@ for (const who of WHO) {
       assert.equal(bad.code, 2, 'read-only with --upper is a usage error');
       await mustMount(e, [], { readOnly: true });
       assert.equal(await e.sh(`cat ${e.mnt}/f`), 'top\n');
+      // The kernel knows it is read-only: access(W_OK) says no, /proc/mounts says ro.
+      assert.equal((await e.try(`test -w ${e.mnt}/f`)).code, 1);
+      assert.match(fs.readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === e.mnt) ?? '', / ro[, ]/);
       for (const cmd of [`touch ${e.mnt}/new`, `echo x >> ${e.mnt}/f`, `rm ${e.mnt}/f`, `mkdir ${e.mnt}/nd`, `chmod 777 ${e.mnt}/f`, `mv ${e.mnt}/f ${e.mnt}/g`, `setfattr -n user.a -v 1 ${e.mnt}/f`]) {
         const r = await e.try(cmd);
         assert.notEqual(r.code, 0, cmd);

@@ -48,6 +48,12 @@ for (const who of WHO) {
       assert.equal((await e.sh(`stat -c '%F|%a|%u:%g|%t:%T' ${M}/dev/null`)).trim(), 'character special file|666|0:0|1:3');
       assert.equal((await e.sh(`stat -c '%s' ${M}/big`)).trim(), '300000');
       assert.equal((await e.sh(`cat ${M}/big | wc -c`)).trim(), '300000');
+      // The root shows the image's owner and mode (rootless: the image's record, adopted by upper).
+      assert.equal((await e.sh(`stat -c '%F|%a|%u:%g' ${M}`)).trim(), 'directory|755|0:0');
+      // access(2) agrees with the modes shown (test -x, find -executable), also where the kernel asks us.
+      assert.equal((await e.try(`test -x ${M}/f`)).code, 1, 'f is 0640: not executable');
+      assert.equal((await e.try(`test -x ${M}/bin/tool`)).code, 0);
+      assert.deepEqual(lines(await e.sh(`cd ${M} && find bin f etc d -executable | sort`)), ['bin', 'bin/sh', 'bin/tool', 'bin/tool-link', 'd', 'etc']);
       // Merged directories report nlink 1 (as the kernel overlay does); find still descends.
       assert.equal((await e.sh(`stat -c '%F|%a|%u:%g' ${M}/merged`)).trim(), 'directory|755|0:0');
       // Hardlinks: one inode number and nlink 2 for both names; symlinks as in the image.

@@ -38,6 +38,18 @@ export function cleanWork(work: string): void {
   for (const n of fs.readdirSync(work)) if (n.startsWith(WORK_PREFIX)) fs.rmSync(`${work}/${n}`, { recursive: true, force: true });
 }
 
+/**
+ * Rootless: the upper root answers for the merged root, so it takes the image's
+ * record of the root's owner and mode (root:root), as a copy-up would.
+ */
+export function adoptRootRecord(upper: string, lowers: string[]): void {
+  const n = native();
+  const has = (p: string) => safeList(p).includes(OVERRIDE_XATTR);
+  if (has(upper)) return;
+  const from = lowers.find(has);
+  if (from) n.lsetxattr(upper, OVERRIDE_XATTR, n.lgetxattr(from, OVERRIDE_XATTR), 0);
+}
+
 /** Copies one resolved lower entry (whose parent already exists in upper) into upper. */
 export function copyUpEntry(ctx: CopyUpContext, r: Resolved): void {
   const n = native();

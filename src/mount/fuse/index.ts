@@ -9,7 +9,7 @@ import { layerDescs } from '../lowers';
 import type { MountSpec } from '../spec';
 import { mountAt, readMountState, removeMountState, statePaths, writeMountState } from '../state';
 import { fuseMount } from './adapter';
-import { cleanWork } from './copyup';
+import { adoptRootRecord, cleanWork } from './copyup';
 import { OverlayFs, opTable } from './ops';
 
 export { OverlayFs, opTable } from './ops';
@@ -78,6 +78,7 @@ export async function serve(spec: MountSpec): Promise<ServeHandle> {
   checkFuseSpec(spec);
   const privileged = process.getuid!() === 0;
   if (!spec.readOnly) cleanWork(spec.work!);
+  if (!spec.readOnly && !privileged) adoptRootRecord(spec.upper!, spec.lowerdirs);
   const ofs = new OverlayFs({ layers: layerDescs(spec), work: spec.work, privileged });
   let table = opTable(ofs);
   if (spec.trace !== undefined) table = traceTable(table, ofs, openTraceSink(spec.trace));
@@ -93,6 +94,7 @@ export async function serve(spec: MountSpec): Promise<ServeHandle> {
       // (as in a rootless container) and so is not held to root-owned modes.
       defaultPermissions: privileged || !!spec.allowOther,
       timeout: CACHE_TIMEOUT,
+      readOnly: !!spec.readOnly,
     });
   } catch (err) {
     const msg = (err as Error).message;

@@ -206,9 +206,17 @@ export class OverlayFs {
   // fuse-native only calls fgetattr's presence; it then answers through getattr.
   fgetattr = (path: string, _fd: number, cb: Cb): void => this.getattr(path, cb);
 
-  access = (path: string, _mode: number, cb: Cb): void => {
+  // Only asked when the kernel does not check permissions itself (a rootless mount
+  // without --allow-other, whose user is root of the image): answer as for root.
+  access = (path: string, mode: number, cb: Cb): void => {
     const r = this.find(path);
-    cb(typeof r === 'number' ? r : 0);
+    if (typeof r === 'number') return cb(r);
+    if (mode & fs.constants.W_OK && this.readOnly) return cb(EROFS);
+    if (mode & fs.constants.X_OK && !r.dirLayers) {
+      const p = this.present(r);
+      if (p && (p.mode & 0o111) === 0) return cb(-E.EACCES);
+    }
+    cb(0);
   };
 
   readdir = (path: string, cb: Cb): void => {
