@@ -9,7 +9,7 @@ import type { Keychain } from './auth';
 import { formatPlatform, hostPlatform, parsePlatform, selectPlatform } from './image/platform';
 import { isIndexMediaType, isManifestMediaType } from './image/types';
 import type { Descriptor, Index, Manifest, Platform } from './image/types';
-import { initLayout, putIndexEntry, removeStaleTempBlobs, writeBlob, writeBlobBytes } from './layout';
+import { initLayout, ociIndex, ociManifest, putIndexEntry, removeStaleTempBlobs, writeBlob, writeBlobBytes } from './layout';
 import { formatReference, parseReference } from './ref';
 import { openRepository } from './registry';
 import type { FetchedManifest, RepositoryClient } from './registry';
@@ -62,11 +62,13 @@ export interface PullResult {
   reference: string;
   /** The ref.name given to the index.json entry (undefined when pulled by digest alone). */
   tag?: string;
-  /** Digest of the index.json entry: the platform manifest, or the index with allPlatforms. */
+  /** Digest of the index.json entry: the platform manifest, or the index with allPlatforms (OCI form: Docker schema2 is converted). */
   digest: string;
   mediaType: string;
   /** The image manifest chosen for the platform (equal to digest unless allPlatforms kept an index). */
   manifestDigest: string;
+  /** The registry's digest of the entry (differs from digest when a Docker manifest was converted to OCI). */
+  sourceDigest: string;
   /** The platform chosen from an index, if one was. */
   platform?: string;
   /** What unpack takes: LAYOUT:TAG or LAYOUT@DIGEST. */
@@ -214,12 +216,17 @@ export async function pull(refText: string, dir: string, opts: PullOptions = {})
     };
     await runBounded([...blobs.values()], opts.concurrency ?? 3, fetchBlob, () => ac.abort(new OcimountError('INTERNAL', 'stopped: another blob failed')));
 
-    // Manifests (children first, then their index), then the entry that makes it all visible.
+    // Manifests (children first, then their index), in OCI form, then the entry that makes it all visible.
+    const inLayout = new Map<string, Descriptor>();
     for (const n of nodes) {
-      const r = await writeBlobBytes(layout, { digest: n.desc.digest, size: n.desc.size }, n.fetched.body, { signal: ac.signal });
-      progress({ digest: n.desc.digest, kind: n.kind, mediaType: n.desc.mediaType, phase: r.skipped ? 'skipped' : 'done', bytes: n.desc.size, total: n.desc.size });
+      const conv = n.kind === 'index' ? ociIndex(n.doc, n.desc, inLayout) : ociManifest(n.doc, n.desc);
+      const desc = conv?.desc ?? n.desc;
+      const r = await writeBlobBytes(layout, { digest: desc.digest, size: desc.size }, conv?.body ?? n.fetched.body, { signal: ac.signal });
+      if (conv) inLayout.set(n.desc.digest, desc);
+      progress({ digest: desc.digest, kind: n.kind, mediaType: desc.mediaType, phase: r.skipped ? 'skipped' : 'done', bytes: desc.size, total: desc.size });
     }
-    const entry: Descriptor = opts.allPlatforms ? topDesc : chosen;
+    const inLayoutOf = (d: Descriptor): Descriptor => inLayout.get(d.digest) ?? d;
+    const entry: Descriptor = inLayoutOf(opts.allPlatforms ? topDesc : chosen);
     // Pulled by digest alone: no ref.name (a digest is not a tag); name:tag@digest keeps the tag.
     const tag = opts.refName === null ? undefined : (opts.refName ?? ref.tag);
     await putIndexEntry(layout, entry, tag);
@@ -229,7 +236,8 @@ export async function pull(refText: string, dir: string, opts: PullOptions = {})
       tag,
       digest: entry.digest,
       mediaType: entry.mediaType,
-      manifestDigest: chosen.digest,
+      manifestDigest: inLayoutOf(chosen).digest,
+      sourceDigest: (opts.allPlatforms ? topDesc : chosen).digest,
       ...(chosenPlatform ? { platform: chosenPlatform } : {}),
       layoutRef: tag ? `${layout}:${tag}` : `${layout}@${entry.digest}`,
       blobs: tally,

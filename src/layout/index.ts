@@ -9,3 +9,4 @@ export type { BlobRef, BlobSource, WriteBlobOptions, WriteBlobResult } from './b
 export { putIndexEntry, withEntry } from './index-file';
 export { withLayoutLock, LOCK_FILE } from './lock';
 export { writeFileAtomic } from './atomic';
+export { ociManifest, ociIndex, ociMediaType } from './oci-form';
