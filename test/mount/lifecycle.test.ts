@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { CLI, asUser, mountsUnder } from '../helpers/env';
 import { WHO, conformanceImage, makeEnv, mount, mustMount, teardown, unpackImage } from './fixture';
 
@@ -141,6 +142,37 @@ for (const who of WHO) {
     }
   });
 }
+
+test('a server killed in the middle of a copy-up leaves nothing half-copied in upper; the next mount cleans the work dir', async () => {
+  const e = makeEnv('root', 'crash');
+  const low = path.join(e.base, 'low');
+  try {
+    fs.mkdirSync(low);
+    // Big enough that the copy takes a while on a filesystem without reflinks.
+    const fd = fs.openSync(path.join(low, 'big'), 'w');
+    const chunk = Buffer.alloc(8 << 20, 0x61);
+    for (let i = 0; i < 64; i++) fs.writeSync(fd, chunk);
+    fs.closeSync(fd);
+    const m = await mount(e, [], { lowerdir: low });
+    assert.equal(m.code, 0, m.stderr);
+    const pid = Number(/server pid (\d+)/.exec(m.stdout)?.[1]);
+    const writer = e.try(`echo tail >> ${e.mnt}/big`);
+    // The copy-up is staged in the work dir: kill the server once it is there.
+    await until('a staged copy-up', () => fs.readdirSync(e.work).some((n) => n.startsWith('ocimount-cu-')), 20_000);
+    process.kill(pid, 'SIGKILL');
+    assert.notEqual((await writer).code, 0);
+    assert.equal(fs.existsSync(path.join(e.upper, 'big')), false, 'a half-copied file is visible in upper');
+    assert.equal((await e.cli(['umount', e.mnt])).code, 0);
+    await mustMount(e, [], { lowerdir: low });
+    assert.deepEqual(fs.readdirSync(e.work), []);
+    assert.equal((await e.sh(`stat -c %s ${e.mnt}/big`)).trim(), String(512 << 20));
+    await e.sh(`echo tail >> ${e.mnt}/big`);
+    assert.equal(fs.statSync(path.join(e.upper, 'big')).size, (512 << 20) + 5);
+    assert.equal(fs.statSync(path.join(low, 'big')).size, 512 << 20);
+  } finally {
+    await teardown(e);
+  }
+});
 
 test('/dev/fuse not accessible to the user: a PERMISSION message that says how to fix it', { skip: process.getuid?.() === 0 ? false : 'needs root to chmod /dev/fuse' }, async () => {
   const e = makeEnv('user', 'devfuse');
