@@ -64,6 +64,12 @@ for (const who of WHO) {
         assert.notEqual(mk.code, 0);
         assert.match(mk.stderr, /not permitted/i);
       }
+      // The mounting user is root of the image: modes it sets never lock it out of its own files.
+      await e.sh(`cd ${M} && echo n > n0 && chmod 000 n0 && mkdir -m 000 d0 && touch d0/x && echo r > r4 && chmod 444 r4 && echo more >> r4`);
+      assert.equal((await e.sh(`stat -c '%a' ${M}/n0 ${M}/d0 ${M}/r4`)).trim(), '0\n0\n444');
+      assert.equal(await e.sh(`cat ${M}/n0 ${M}/r4 && ls ${M}/d0`), 'n\nr\nmore\nx\n');
+      await e.sh(`chmod 640 ${M}/n0`);
+      assert.equal((await e.sh(`stat -c '%a' ${M}/n0`)).trim(), '640');
       // names of the overlay machinery cannot be made
       assert.notEqual((await e.try(`touch ${M}/.wh.sneaky`)).code, 0);
       // sync and statfs (df) answer

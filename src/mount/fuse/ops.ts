@@ -178,6 +178,20 @@ export class OverlayFs {
     for (const n of fs.readdirSync(p)) fs.rmSync(`${p}/${n}`, { force: true });
   }
 
+  /**
+   * Rootless: the mounting user is root of the image, so a mode that would lock
+   * it out of its own upper entry stays usable on disk and is recorded instead.
+   * Returns whether a record was written.
+   */
+  private keepUsable(abs: string, perm: number, dir: boolean): boolean {
+    const need = dir ? 0o700 : 0o600;
+    if (this.privileged || (perm & need) === need) return false;
+    fs.chmodSync(abs, perm | need);
+    const st = fs.lstatSync(abs);
+    native().lsetxattr(abs, OVERRIDE_XATTR, Buffer.from(formatOverride({ uid: st.uid, gid: st.gid, perm, type: st.mode & S_IFMT })), 0);
+    return true;
+  }
+
   /** Records ownership/mode in override_stat (rootless chown/chmod). */
   private writeOverride(r: Resolved, uid: number | undefined, gid: number | undefined, perm: number | undefined): void {
     const cur = this.present(r)!;
@@ -352,6 +366,7 @@ export class OverlayFs {
       const rel = relOf(path);
       this.prepareNew(rel);
       fd = fs.openSync(this.upper(rel), fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR, mode & 0o7777);
+      if (this.keepUsable(this.upper(rel), mode & 0o7777, false)) this.stack.invalidate();
     } catch (err) {
       return cb(errnoOf(err));
     }
@@ -374,6 +389,7 @@ export class OverlayFs {
       const rel = relOf(path);
       const hadWhiteout = this.prepareNew(rel);
       fs.mkdirSync(this.upper(rel), { mode: mode & 0o7777 });
+      this.keepUsable(this.upper(rel), mode & 0o7777, true);
       // A directory made where a lower one was deleted must not show the old contents.
       if (hadWhiteout) this.makeOpaque(rel);
       this.stack.invalidate();
@@ -465,6 +481,7 @@ export class OverlayFs {
     this.mutate(cb, () => {
       const r = this.copyUp(relOf(path));
       if (!this.privileged && r.entry.ov) return this.writeOverride(r, undefined, undefined, mode & 0o7777);
+      if (this.keepUsable(this.real(r), mode & 0o7777, !!r.dirLayers)) return this.stack.invalidate();
       fs.chmodSync(this.real(r), mode & 0o7777);
       this.stack.invalidate();
     });
