@@ -132,8 +132,21 @@ export async function writeBlob(layout: string, ref: BlobRef, source: BlobSource
     let written = 0;
     for (;;) {
       opts.signal?.throwIfAborted();
+      // Resuming: the digest covers the whole file, so hash what is already there
+      // (before asking for more, so no body waits unread meanwhile).
+      let hash = createHash('sha256');
+      if (written > 0) {
+        let n = 0;
+        const s = fs.createReadStream(tmp, { end: written - 1, highWaterMark: 1 << 20 });
+        for await (const c of s as AsyncIterable<Buffer>) {
+          hash.update(c);
+          n += c.length;
+        }
+        if (n !== written) throw new OcimountError('INTERNAL', `partial file ${tmp} holds ${n} bytes, expected ${written}`);
+      }
       const res = await source(written);
-      const hash = createHash('sha256');
+      // An error before iteration starts is still seen by the loop below; this only keeps it from being "unhandled".
+      res.stream.on('error', () => undefined);
       if (res.offset !== written) {
         if (res.offset !== 0) {
           res.stream.destroy();
@@ -142,15 +155,7 @@ export async function writeBlob(layout: string, ref: BlobRef, source: BlobSource
         // Range ignored: start over.
         await fh.truncate(0);
         written = 0;
-      } else if (written > 0) {
-        // Resuming: the digest covers the whole file, so hash what is already there.
-        let n = 0;
-        const s = fs.createReadStream(tmp, { end: written - 1, highWaterMark: 1 << 20 });
-        for await (const c of s as AsyncIterable<Buffer>) {
-          hash.update(c);
-          n += c.length;
-        }
-        if (n !== written) throw new OcimountError('INTERNAL', `partial file ${tmp} holds ${n} bytes, expected ${written}`);
+        hash = createHash('sha256');
       }
       let cut: unknown;
       try {
@@ -174,12 +179,13 @@ export async function writeBlob(layout: string, ref: BlobRef, source: BlobSource
         cut = err;
       }
       if (cut === undefined && written < ref.size) {
-        cut = new OcimountError('TRUNCATED', `blob ${ref.digest} ended after ${written} of ${ref.size} bytes`, { digest: ref.digest, size: ref.size, got: written });
+        cut = new OcimountError('TRUNCATED', `blob ${ref.digest} ended after ${written} of ${ref.size} bytes${resumed ? ` (resumed ${resumed}x)` : ''}`, { digest: ref.digest, size: ref.size, got: written });
       }
       if (cut !== undefined) {
         if (resumed >= maxResumes) {
-          if (isOcimountError(cut, 'TRUNCATED')) throw cut;
-          throw new OcimountError('TRUNCATED', `blob ${ref.digest} was cut off after ${written} of ${ref.size} bytes (${(cut as Error).message})`, { digest: ref.digest }, { cause: cut });
+          const tries = resumed ? ` (resumed ${resumed}x)` : '';
+          if (isOcimountError(cut, 'TRUNCATED') && /^blob .* ended after/.test(cut.message)) throw cut;
+          throw new OcimountError('TRUNCATED', `blob ${ref.digest} was cut off after ${written} of ${ref.size} bytes${tries}: ${(cut as Error).message}`, { digest: ref.digest, got: written }, { cause: cut });
         }
         resumed++;
         opts.onResume?.(written, cut);
