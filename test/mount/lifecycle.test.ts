@@ -40,8 +40,11 @@ for (const who of WHO) {
       await unpackImage(e, conformanceImage());
       const bad = await mount(e, ['--read-only']);
       assert.equal(bad.code, 2, 'read-only with --upper is a usage error');
+      // A mountpoint with files in it is mounted over (as mount -t overlay does) and shows them again after.
+      await e.sh(`echo under > ${e.mnt}/under.txt`);
       await mustMount(e, [], { readOnly: true });
       assert.equal(await e.sh(`cat ${e.mnt}/f`), 'top\n');
+      assert.notEqual((await e.try(`cat ${e.mnt}/under.txt`)).code, 0);
       // The kernel knows it is read-only: access(W_OK) says no, /proc/mounts says ro.
       assert.equal((await e.try(`test -w ${e.mnt}/f`)).code, 1);
       assert.match(fs.readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === e.mnt) ?? '', / ro[, ]/);
@@ -51,6 +54,8 @@ for (const who of WHO) {
         assert.match(r.stderr, /Read-only file system/, cmd);
       }
       assert.equal(fs.existsSync(e.upper), false);
+      assert.equal((await e.cli(['umount', e.mnt])).code, 0);
+      assert.equal(await e.sh(`cat ${e.mnt}/under.txt`), 'under\n');
     } finally {
       await teardown(e);
     }

@@ -56,7 +56,7 @@ export function fuseMount(target: string, ops: OpTable, opts: FuseMountOptions):
     // fuse-native has no use_ino/big_writes options, but joins its option list with
     // commas, so they ride along in fsname: use_ino makes the kernel report our
     // st_ino (one number for every name of a hardlink); big_writes lifts 4 KiB writes.
-    fsname: `ocimount,use_ino,big_writes${opts.readOnly ? ',ro' : ''}`,
+    fsname: `ocimount,use_ino,big_writes,nonempty${opts.readOnly ? ',ro' : ''}`,
     subtype: 'ocimount',
     allowOther: opts.allowOther,
     defaultPermissions: opts.defaultPermissions,
