@@ -179,6 +179,21 @@ test('a server killed in the middle of a copy-up leaves nothing half-copied in u
   }
 });
 
+test('a user mounting on a directory it cannot write gets a clear PERMISSION message', async () => {
+  const e = makeEnv('user', 'notmine');
+  const rootOwned = path.join(e.base, 'root-owned');
+  try {
+    await unpackImage(e, conformanceImage());
+    fs.mkdirSync(rootOwned, { mode: 0o755 });
+    const r = await e.cli(['mount', e.layers, rootOwned, '--upper', e.upper, '--work', e.work]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /mountpoint .*root-owned is not writable by uid \d+: fusermount lets users mount only on directories they may write to/);
+    assert.equal(mounted(rootOwned), false);
+  } finally {
+    await teardown(e);
+  }
+});
+
 test('/dev/fuse not accessible to the user: a PERMISSION message that says how to fix it', { skip: process.getuid?.() === 0 ? false : 'needs root to chmod /dev/fuse' }, async () => {
   const e = makeEnv('user', 'devfuse');
   const mode = fs.statSync('/dev/fuse').mode & 0o7777;

@@ -48,6 +48,14 @@ function mustBeDir(p: string, what: string): void {
 /** Validates a FUSE spec and prepares upper/work; throws OcimountError with one clear message. */
 export function checkFuseSpec(spec: MountSpec): void {
   mustBeDir(spec.target, 'mountpoint');
+  if (process.getuid!() !== 0) {
+    try {
+      fs.accessSync(spec.target, fs.constants.W_OK);
+    } catch {
+      // fusermount's rule; libfuse would only say "fuse failed".
+      throw new OcimountError('PERMISSION', `mountpoint ${spec.target} is not writable by uid ${process.getuid!()}: fusermount lets users mount only on directories they may write to`, { target: spec.target });
+    }
+  }
   const existing = mountAt(spec.target);
   if (existing) {
     throw new OcimountError('BUSY', `${spec.target} is already a mount point (${existing.fstype}); run "ocimount umount ${spec.target}" first`, {
@@ -137,10 +145,16 @@ export async function mountFuse(spec: MountSpec, opts: { timeoutMs?: number } = 
       if (m && m.fstype.startsWith('fuse') && readMountState(spec.target)?.pid === child.pid) break;
       if (exited !== null) {
         const text = fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean);
-        const last = text[text.length - 1] ?? `server exited with status ${exited}`;
+        // The server's own last word, not the tail of a stack trace printed after it.
+        const last = [...text].reverse().find((l) => l.startsWith('ocimount-server: ')) ?? text[text.length - 1] ?? `server exited with status ${exited}`;
         // The server reports OcimountErrors as "CODE: message".
         const m2 = /^ocimount-server: ([A-Z_]+): (.*)$/.exec(last);
-        if (m2) throw new OcimountError(m2[1] as never, m2[2], { log });
+        // libfuse and fusermount say why a mount failed on lines of their own, before ours.
+        const why = text.filter((l) => /^(fuse|fusermount3?): /.test(l)).map((l) => l.replace(/^[^:]+: /, ''));
+        if (m2) {
+          const msg = why.length ? `${m2[2]} (${why.join('; ')})` : m2[2];
+          throw new OcimountError(m2[1] as never, m2[1] === 'INTERNAL' ? `mount server failed: ${msg} (log: ${log})` : msg, { log });
+        }
         throw new OcimountError('MOUNT_FAILED', `mount server failed: ${last} (log: ${log})`, { log });
       }
       if (Date.now() > deadline) {
