@@ -203,3 +203,24 @@ test('the unprivileged user cannot read root-only files on a root mount with --a
     await teardown(e);
   }
 });
+
+// Known gaps of fuse-native 2.2.6 (see the README's limits): these run, and report as TODO until fixed.
+for (const who of WHO) {
+  test(`utimensat with different atime and mtime, and mtime alone (tar, cp -p) (${who})`, { todo: 'fuse-native 2.2.6 sends atime for both times and never calls utimens for one time alone' }, () =>
+    withMount(who, 'utimes', async (e) => {
+      const M = e.mnt;
+      await e.sh(`python3 -c 'import os; os.utime("${M}/f", ns=(1000000000 * 10**9, 1200000000 * 10**9))'`);
+      assert.equal((await e.sh(`stat -c '%X %Y' ${M}/f`)).trim(), '1000000000 1200000000');
+      await e.sh(`touch -m -d '2001-01-01 UTC' ${M}/f`);
+      assert.equal((await e.sh(`stat -c '%X %Y' ${M}/f`)).trim(), '1000000000 978307200');
+    }));
+
+  test(`a write through one hardlink name shows in the other name's stat at once (${who})`, { todo: 'libfuse 2 high-level gives each name its own node; attributes of the other name stay cached' }, () =>
+    withMount(who, 'hardattr', async (e) => {
+      const M = e.mnt;
+      await e.sh(`echo hello > ${M}/h1 && ln ${M}/h1 ${M}/h2 && stat ${M}/h1 >/dev/null && echo more >> ${M}/h2`);
+      assert.equal((await e.sh(`stat -c '%s %h' ${M}/h1`)).trim(), '11 2');
+      await e.sh(`rm ${M}/h2`);
+      assert.equal((await e.sh(`stat -c '%s %h' ${M}/h1`)).trim(), '11 1');
+    }));
+}

@@ -53,6 +53,12 @@ const OPEN_MASK = O_ACCMODE | O_TRUNC | O_SYNC | O_DSYNC;
 /** utimensat's UTIME_NOW/UTIME_OMIT as fuse-native turns them into milliseconds (tv_sec 0, tv_nsec ~2^30). */
 const UTIME_SPECIAL_MS = 1073;
 
+/** Milliseconds since the epoch -> [seconds, nanoseconds]. */
+function splitMs(t: number): [number, number] {
+  const sec = Math.floor(t / 1000);
+  return [sec, Math.round((t - sec * 1000) * 1e6)];
+}
+
 /** Node error -> negative errno for FUSE. */
 export function errnoOf(err: unknown): number {
   const code = (err as NodeJS.ErrnoException)?.code;
@@ -497,15 +503,21 @@ export class OverlayFs {
     });
 
   // fuse-native 2.2.6 passes the access time in both arguments (its C code sends
-  // l->atime twice), and UTIME_NOW/UTIME_OMIT arrive as ~1073 ms. The best
-  // available reading: one given time sets both; a special value means "now".
-  utimens = (path: string, atime: number, _mtime: number, cb: Cb): void =>
+  // l->atime twice) and leaves libfuse's utime_omit_ok unset, so this is called
+  // only when both times change; UTIME_NOW and UTIME_OMIT both arrive as ~1073 ms.
+  // Each time is still read from its own argument, so a fuse-native that sends
+  // mtime (and allows OMIT) gets it right: both special is `touch` (now), one
+  // special is `touch -m`/tar (leave that one).
+  utimens = (path: string, atime: number, mtime: number, cb: Cb): void =>
     this.mutate(cb, () => {
       const r = this.copyUp(relOf(path));
-      const t = atime === UTIME_SPECIAL_MS ? Date.now() : atime;
-      const sec = Math.floor(t / 1000);
-      const nsec = Math.round((t - sec * 1000) * 1e6);
-      native().lutimens(this.real(r), sec, nsec, sec, nsec);
+      const p = this.real(r);
+      const both = atime === UTIME_SPECIAL_MS && mtime === UTIME_SPECIAL_MS;
+      const cur = both ? undefined : fs.lstatSync(p);
+      const pick = (t: number, old: number | undefined) => splitMs(t !== UTIME_SPECIAL_MS ? t : old ?? Date.now());
+      const [as, ans] = pick(atime, cur?.atimeMs);
+      const [ms, mns] = pick(mtime, cur?.mtimeMs);
+      native().lutimens(p, as, ans, ms, mns);
     });
 
   setxattr = (path: string, name: string, value: Buffer, _pos: number, flags: number, cb: Cb): void =>
