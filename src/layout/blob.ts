@@ -106,6 +106,8 @@ export function removeStaleTempBlobs(layout: string): number {
   return n;
 }
 
+const WRITE_BATCH = 1 << 20;
+
 class WriteFailure {
   constructor(readonly err: unknown) {}
 }
@@ -159,20 +161,39 @@ export async function writeBlob(layout: string, ref: BlobRef, source: BlobSource
       }
       let cut: unknown;
       try {
-        for await (const chunk of res.stream as AsyncIterable<Buffer>) {
-          if (written + chunk.length > ref.size) {
-            res.stream.destroy();
-            throw new OcimountError('SIZE_MISMATCH', `blob ${ref.digest} is larger than its descriptor's ${ref.size} bytes`, { digest: ref.digest, size: ref.size });
-          }
-          hash.update(chunk);
+        // Chunks are gathered into ~1 MiB writes: one syscall per MiB, not per socket read.
+        let pending: Buffer[] = [];
+        let pendingBytes = 0;
+        const flush = async (): Promise<void> => {
+          if (!pendingBytes) return;
+          const bufs = pending;
+          const n = pendingBytes;
+          pending = [];
+          pendingBytes = 0;
           try {
-            await fh.write(chunk, 0, chunk.length, written);
+            const buf = bufs.length === 1 ? bufs[0] : Buffer.concat(bufs, n);
+            await fh!.write(buf, 0, n, written);
           } catch (err) {
             res.stream.destroy();
             throw new WriteFailure(err);
           }
-          written += chunk.length;
+          written += n;
           opts.onBytes?.(written);
+        };
+        try {
+          for await (const chunk of res.stream as AsyncIterable<Buffer>) {
+            if (written + pendingBytes + chunk.length > ref.size) {
+              res.stream.destroy();
+              throw new OcimountError('SIZE_MISMATCH', `blob ${ref.digest} is larger than its descriptor's ${ref.size} bytes`, { digest: ref.digest, size: ref.size });
+            }
+            hash.update(chunk);
+            pending.push(chunk);
+            pendingBytes += chunk.length;
+            if (pendingBytes >= WRITE_BATCH) await flush();
+          }
+        } finally {
+          // Whatever arrived before a cut is kept (and counted) so a resume starts after it.
+          if (!(opts.signal?.aborted)) await flush();
         }
       } catch (err) {
         if (err instanceof WriteFailure || isOcimountError(err, 'SIZE_MISMATCH') || opts.signal?.aborted || !temporary(err)) throw err;

@@ -142,14 +142,15 @@ test('writeBlob: an abort removes the temp file', async () => {
   const ac = new AbortController();
   const stream = new Readable({ read() {} });
   stream.push(data.subarray(0, 1000));
-  const p = writeBlob(dir, ref, async () => ({ stream, offset: 0 }), {
-    signal: ac.signal,
-    onBytes: () => {
-      assert.equal(listTempBlobs(dir).length, 1);
-      ac.abort();
-      stream.destroy(new DOMException('aborted', 'AbortError'));
-    },
-  });
+  const p = writeBlob(dir, ref, async () => ({ stream, offset: 0 }), { signal: ac.signal });
+  const keepAlive = setInterval(() => undefined, 1000);
+  try {
+    while (listTempBlobs(dir).length === 0) await new Promise((r) => setTimeout(r, 5));
+  } finally {
+    clearInterval(keepAlive);
+  }
+  ac.abort();
+  stream.destroy(new DOMException('aborted', 'AbortError'));
   await assert.rejects(p);
   assert.deepEqual(listTempBlobs(dir), []);
   assert.equal(fs.existsSync(blobPath(dir, ref.digest)), false);
