@@ -44,6 +44,11 @@ export class InodeMap {
     return n;
   }
 
+  /** Drops (dev, ino) once no name refers to it, so a reused inode gets a number of its own. */
+  forget(dev: number, ino: number): void {
+    this.map.delete(this.key(dev, ino));
+  }
+
   /** Makes (dev, ino) present as `presented` from now on (copy-up keeps the origin's number). */
   alias(dev: number, ino: number, presented: number): void {
     this.map.set(this.key(dev, ino), presented);

@@ -83,8 +83,10 @@ for (const who of WHO) {
   test(`copy-up keeps content, mode, owner, times and xattrs (${who})`, () =>
     withMount(who, 'copyup', async (e) => {
       const M = e.mnt;
-      // Append to a lower file: copied up whole, then changed.
+      // Append to a lower file: copied up whole, then changed; its inode number stays.
+      const ino = await e.sh(`stat -c %i ${M}/f`);
       await e.sh(`echo more >> ${M}/f`);
+      assert.equal(await e.sh(`stat -c %i ${M}/f`), ino);
       assert.equal(await e.sh(`cat ${M}/f`), 'top\nmore\n');
       assert.equal(fs.readFileSync(path.join(e.upper, 'f'), 'utf8'), 'top\nmore\n');
       assert.equal((await e.sh(`stat -c '%a|%u:%g' ${M}/f`)).trim(), '640|0:0');
@@ -171,6 +173,11 @@ except OSError as err:
       const all = lines(await e.sh(`cd ${M} && find . | sort`));
       assert.equal(all.filter((p) => /\.wh\./.test(p)).length, 0);
       assert.ok(all.includes('./lowdir2/inner'));
+      // A re-made name never takes the inode number a copied-up file had (tar and cp -a would see a hardlink).
+      await e.sh(`echo x >> ${M}/bin/tool-link && rm ${M}/bin/tool-link && echo new > ${M}/bin/tool-link`);
+      await e.sh(`echo x >> ${M}/d/kept && echo y > ${M}/d/y && mv ${M}/d/y ${M}/d/kept && echo z > ${M}/d/z`);
+      const nums = lines(await e.sh(`stat -c %i ${M}/bin/tool ${M}/bin/tool-link ${M}/d/kept ${M}/d/z ${M}/d/b`));
+      assert.equal(new Set(nums).size, nums.length, nums.join(' '));
     }));
 }
 

@@ -140,6 +140,17 @@ export class OverlayFs {
     return r;
   }
 
+  /**
+   * Runs `fn`, which removes the upper name `abs`. When that was the file's last
+   * name, its inode number is forgotten: the filesystem reuses it, and a copied-up
+   * file's number is an alias of its lower origin's, which a new file must not get.
+   */
+  private removeUpper(abs: string, fn: () => void): void {
+    const st = this.stack.view.lstat(abs);
+    fn();
+    if (st && st.nlink <= 1) this.inodes.forget(st.dev, st.ino);
+  }
+
   /** Prepares upper for a new name: parent copied up, any whiteout of the name removed. Returns whether one was. */
   private prepareNew(rel: string): boolean {
     const [dir, name] = splitRel(rel);
@@ -434,7 +445,7 @@ export class OverlayFs {
       const r = this.find(path);
       if (typeof r === 'number') return r;
       if (r.dirLayers) return EISDIR;
-      if (r.layer === 0) fs.unlinkSync(this.upper(r.rel));
+      if (r.layer === 0) this.removeUpper(this.upper(r.rel), () => fs.unlinkSync(this.upper(r.rel)));
       if (r.layer !== 0 || this.stack.existsBelow(r.rel, 0)) this.makeWhiteout(r.rel);
     });
 
@@ -476,7 +487,9 @@ export class OverlayFs {
       const up = rs.layer === 0 ? rs : this.copyUp(rs.rel);
       this.prepareNew(relDst);
       if (dstExists && rd.dirLayers && rd.dirLayers[0] === 0) this.purgeUpperDir(relDst);
-      fs.renameSync(this.real(up), this.upper(relDst));
+      const replaced = dstExists && !rd.dirLayers && rd.layer === 0;
+      if (replaced) this.removeUpper(this.upper(relDst), () => fs.renameSync(this.real(up), this.upper(relDst)));
+      else fs.renameSync(this.real(up), this.upper(relDst));
       const dstBelow = this.stack.existsBelow(relDst, 0);
       if (rs.dirLayers && dstBelow) this.makeOpaque(relDst);
       if (srcBelow) this.makeWhiteout(rs.rel);
