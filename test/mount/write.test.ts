@@ -119,6 +119,10 @@ for (const who of WHO) {
       // Hardlinked lower files: the copy-up of one name breaks the link, as on the kernel overlay without index=on.
       await e.sh(`echo changed >> ${M}/bin/tool-link`);
       assert.equal(await e.sh(`tail -1 ${M}/bin/tool-link`), 'changed\n');
+      assert.equal(await e.sh(`cat ${M}/bin/tool`), '#!/bin/sh\necho tool\n');
+      // ... so the two are different files with different inode numbers (tar would otherwise store a hardlink).
+      const [ti, tli] = lines(await e.sh(`stat -c %i ${M}/bin/tool ${M}/bin/tool-link`));
+      assert.notEqual(ti, tli);
     }));
 
   test(`unlink, rmdir and rename leave the merged view right (${who})`, () =>

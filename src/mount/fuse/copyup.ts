@@ -105,8 +105,9 @@ export function copyUpEntry(ctx: CopyUpContext, r: Resolved): void {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
-  if (realType !== S_IFDIR) {
-    // Keep the inode number clients knew (as the kernel overlay reports the origin's).
+  // Keep the inode number clients knew, as the kernel overlay does, but not for a
+  // hardlinked origin: the copy breaks the link, and two different files must not share a number.
+  if (realType !== S_IFDIR && r.origin.nlink === 1) {
     const now = fs.lstatSync(dst);
     ctx.inodes.alias(now.dev, now.ino, ctx.inodes.get(r.origin.dev, r.origin.ino));
   }
