@@ -6,6 +6,7 @@ import { PassThrough } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { OcimountError } from '../errors';
 import { redactUrl } from './errors';
+import { abortReason } from './transport';
 
 export interface BodyContext {
   what: string;
@@ -59,12 +60,11 @@ export function bodyStream(res: IncomingMessage, ctx: BodyContext, signal?: Abor
   res.on('data', (c: Buffer) => {
     n += c.length;
   });
-  res.on('error', (e) => {
-    out.destroy(signal?.aborted ? e : truncated(ctx, n, e));
-  });
-  res.on('aborted', () => {
-    if (!out.destroyed) out.destroy(truncated(ctx, n));
-  });
+  const fail = (e?: unknown): void => {
+    if (!out.destroyed) out.destroy(signal?.aborted ? abortReason(signal) : truncated(ctx, n, e));
+  };
+  res.on('error', fail);
+  res.on('aborted', () => fail());
   out.on('close', () => {
     if (!res.complete) res.destroy();
   });

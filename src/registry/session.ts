@@ -10,7 +10,7 @@ import { isLoopbackHost } from '../ref/reference';
 import { Authenticator } from './auth';
 import { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_MS } from './backoff';
 import { readBody } from './body';
-import { credentialProblem } from './credentials';
+import { accessDenied, credentialProblem } from './credentials';
 import { ERROR_BODY_CAP, redactUrl, responseError } from './errors';
 import { sendFollowingRedirects } from './redirect';
 import { isRetryable, withRetries } from './retry';
@@ -55,7 +55,7 @@ export class Session {
     this.repository = o.repository;
     this.httpAllowed = !!o.insecure || isLoopbackHost(o.apiHost);
     this.transport = new Transport({ registry: o.registry, ca: o.ca, insecure: o.insecure, signal: o.signal });
-    this.retry = { attempts: o.retries ?? DEFAULT_ATTEMPTS, backoffMs: o.backoffMs ?? DEFAULT_BACKOFF_MS, signal: o.signal, log: o.log };
+    this.retry = { attempts: o.retries ?? DEFAULT_ATTEMPTS, backoffMs: o.backoffMs ?? DEFAULT_BACKOFF_MS, signal: this.transport.signal, log: o.log };
     this.auth = new Authenticator({ registry: o.registry, repository: o.repository, keychain: o.keychain, transport: this.transport, retry: this.retry });
   }
 
@@ -85,7 +85,7 @@ export class Session {
       return await this.pingAt(https, 1);
     } catch (e) {
       // An untrusted certificate means TLS is spoken: say so rather than drop to HTTP.
-      if (this.o.signal?.aborted || !isRetryable(e) || (e as OcimountError).code !== 'NETWORK') throw e;
+      if (this.transport.signal?.aborted || !isRetryable(e) || (e as OcimountError).code !== 'NETWORK') throw e;
       this.log(`ping ${redactUrl(https)}: ${(e as Error).message}; trying plain HTTP`);
       return this.pingAt(new URL(`http://${this.o.apiHost}/v2/`), this.retry.attempts);
     }
@@ -140,7 +140,12 @@ export class Session {
           this.auth.challenged(challenge);
           continue;
         }
-        throw credentialProblem(this.registry, await this.auth.resolveCredential(), { status, url: redactUrl(url), what: spec.what });
+        const cred = await this.auth.resolveCredential();
+        const details = { status, url: redactUrl(url), what: spec.what };
+        // With Bearer, credentials the token server accepted (it would have refused them
+        // already) mean the token lacks the scope: no access, rather than a wrong password.
+        if (cred && cred.kind !== 'registryToken' && this.auth.scheme === 'bearer') throw accessDenied(this.registry, this.repository, cred, details);
+        throw credentialProblem(this.registry, cred, details);
       }
       const ctx = { what: spec.what, url: finalUrl, registry: this.registry };
       const body = await readBody(res, ERROR_BODY_CAP, ctx).catch(() => Buffer.alloc(0));

@@ -2,6 +2,7 @@
 // once its headers arrive. Socket, DNS and TLS failures become NETWORK errors;
 // an abort rejects with the signal's reason. TLS trust (extra CA, or no
 // verification when insecure) is fixed per transport, at construction.
+import { setMaxListeners } from 'node:events';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
@@ -37,6 +38,20 @@ export function abortReason(signal: AbortSignal): Error {
   return e;
 }
 
+/**
+ * Our own signal following the caller's: every request and backoff sleep adds
+ * a listener to it, and a pull has many in flight, so the caller's signal gets
+ * one listener per client instead of one per request.
+ */
+function linkedSignal(outer: AbortSignal | undefined): AbortSignal | undefined {
+  if (!outer) return undefined;
+  const ac = new AbortController();
+  setMaxListeners(1000, ac.signal);
+  if (outer.aborted) ac.abort(outer.reason);
+  else outer.addEventListener('abort', () => ac.abort(outer.reason), { once: true });
+  return ac.signal;
+}
+
 export class Transport {
   readonly registry: string;
   readonly signal?: AbortSignal;
@@ -46,7 +61,7 @@ export class Transport {
 
   constructor(opts: TransportOptions) {
     this.registry = opts.registry;
-    this.signal = opts.signal;
+    this.signal = linkedSignal(opts.signal);
     this.timeoutMs = opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
     // Own agents: keep-alive across the many blob requests of one pull, and TLS
     // settings that never leak into the process-wide global agent.

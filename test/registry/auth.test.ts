@@ -161,9 +161,12 @@ test('token auth, credentials required', async (t) => {
     assert.equal(reg.tokenRequests!.length - before, 2);
     const manifestRequests = fault.requests.filter((r) => r.path.endsWith('/manifests/v1'));
     assert.deepEqual(manifestRequests.map((r) => r.fault ?? 'passed'), ['status', 'passed']);
-    // Always 401: refused after the one refresh, not looped.
-    fault.faults = [{ path: /\/manifests\/v1$/, times: Infinity, action: (fault.faults[0].action) }];
+    // Always 401 although the token server took alice: no pull access, after one refresh, not looped.
+    fault.faults = [{ path: /\/manifests\/v1$/, times: Infinity, action: fault.faults[0].action }];
+    fault.requests.length = 0;
     const e = await rejection(repo.manifest('v1'));
-    assert.equal(e.code, 'UNAUTHORIZED');
+    assert.equal(e.code, 'DENIED');
+    assert.match(e.message, /did not grant user alice pull access to private\/app/);
+    assert.equal(fault.requests.filter((r) => r.path.endsWith('/manifests/v1')).length, 2);
   });
 });

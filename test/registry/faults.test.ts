@@ -159,6 +159,25 @@ test('faults between client and registry', async (t) => {
     assert.equal(e.code, 'DIGEST_MISMATCH');
   });
 
+  await t.test('abort mid-blob ends the stream with the abort, not TRUNCATED', async () => {
+    const ac = new AbortController();
+    const c = client([], { signal: ac.signal }, 'f/big');
+    const b = await c.repo.blob(big.layerDigest);
+    let n = 0;
+    const e = await rejection(
+      (async () => {
+        for await (const chunk of b.stream) {
+          n += (chunk as Buffer).length;
+          ac.abort();
+        }
+      })(),
+    );
+    assert.equal(e.name, 'AbortError');
+    assert.ok(n < big.blob(big.layerDigest).length);
+    // An aborted client refuses new work at once.
+    assert.equal((await rejection(c.repo.manifest('v1'))).name, 'AbortError');
+  });
+
   await t.test('abort stops a request waiting to retry', async () => {
     const ac = new AbortController();
     const c = client([{ path: /\/manifests\/v1$/, times: Infinity, action: { kind: 'status', status: 503 } }], { signal: ac.signal, backoffMs: 60_000, log: (l) => /attempt 2/.test(l) && ac.abort() });
