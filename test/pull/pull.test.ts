@@ -13,8 +13,8 @@ import { startRegistry } from '../../src/dev/registry-server';
 import { MediaType, REF_NAME_ANNOTATION } from '../../src/image/types';
 import { pullToStore } from '../../src/up/source';
 import { unpack } from '../../src/unpack';
-import { isRoot, makeTmp, ocimount } from '../helpers/env';
-import { assertFailedCleanly, assertNoLeftovers, blobNames, pullCli, pushImage, readIndexJson, sh, tagsOf } from './helpers';
+import { CLI, isRoot, makeTmp, ocimount, run } from '../helpers/env';
+import { NO_CREDS_ENV, assertFailedCleanly, assertNoLeftovers, blobNames, pullCli, pushImage, readIndexJson, sh, tagsOf } from './helpers';
 
 function variant(tagText: string): ImageSpec {
   const spec = miniWeb();
@@ -215,6 +215,37 @@ test('pull through the CLI against the real registry', async (t) => {
     assert.match(r.stderr, /resumed 1x/);
     assert.deepEqual(tagsOf(dir), { v1: big.manifestDigest });
     assertNoLeftovers(dir);
+  });
+
+  await t.test('through a CDN redirect and past a 503 and a 429: the pull completes', async () => {
+    const fault = await startFaultServer(reg, [
+      { method: 'GET', path: /\/manifests\/v1$/, times: 1, action: { kind: 'status', status: 503 } },
+      { method: 'GET', path: new RegExp(`/blobs/${mini.configDigest}`), times: 1, action: { kind: 'status', status: 429, headers: { 'retry-after': '0' } } },
+      { method: 'GET', path: /\/blobs\/sha256:/, times: Infinity, action: { kind: 'redirect' } },
+    ]);
+    t.after(() => fault.stop());
+    const dir = path.join(makeTmp('pull-redirect'), 'l');
+    const r = await pullCli(['-q', `${fault.host}/mini-web:v1`, dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(tagsOf(dir), { v1: mini.manifestDigest });
+    const cdn = fault.requests.filter((q) => q.listener === 'redirect');
+    assert.equal(new Set(cdn.map((q) => q.path.replace(/\?.*/, ''))).size, 4, JSON.stringify(cdn.map((q) => q.path)));
+    assert.ok(fault.requests.some((q) => q.fault === 'status'));
+    assertNoLeftovers(dir);
+  });
+
+  await t.test('on a terminal: a live line per blob with bytes and rate on stderr', async () => {
+    const dir = path.join(makeTmp('pull-tty'), 'l');
+    const out = path.join(path.dirname(dir), 'typescript');
+    // script(1) gives the CLI a pseudo-terminal; what it drew lands in the typescript file.
+    const cmd = `${process.execPath} ${CLI} pull ${reg.host}/mini-web:v1 ${dir} 2>&1 >/dev/null`;
+    const r = await run(['script', '-qec', cmd, out], { env: { ...NO_CREDS_ENV } });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const drawn = fs.readFileSync(out, 'latin1');
+    assert.match(drawn, /\x1b\[\d+A/, 'redraws by moving the cursor up');
+    for (const l of mini.manifest.layers) assert.ok(drawn.includes(l.digest.slice(7, 19)), drawn);
+    assert.match(drawn, /done in [\d.]+s [\d.]+ (B|kB|MB)\/s/);
+    assert.deepEqual(tagsOf(dir), { v1: mini.manifestDigest });
   });
 
   await t.test("up's store: pullToStore pulls into the store and unpack reads STORE@DIGEST", async () => {
