@@ -151,7 +151,16 @@ export function networkError(err: unknown, url: string | URL, registry: string):
     return new OcimountError(
       'NETWORK',
       `TLS certificate of ${registry} is not trusted (${code}); use --insecure for a registry you trust without a valid certificate`,
-      { url: redactUrl(url), errno: code, permanent: true },
+      { url: redactUrl(url), errno: code, permanent: true, tls: 'untrusted' },
+      { cause: err },
+    );
+  }
+  // A TLS hello answered in plain HTTP: retrying will not change the server's mind.
+  if (code === 'EPROTO' && /wrong version number/i.test(e?.message ?? '')) {
+    return new OcimountError(
+      'NETWORK',
+      `${registry} does not speak TLS (HTTPS) on this port; if it is a plain-HTTP registry you trust, use --insecure`,
+      { url: redactUrl(url), errno: code, permanent: true, tls: 'absent' },
       { cause: err },
     );
   }

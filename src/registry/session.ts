@@ -5,7 +5,7 @@
 // which runs inside the retry loop (so a manifest cut short is fetched again).
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { debuglog } from 'node:util';
-import { OcimountError } from '../errors';
+import { isOcimountError, OcimountError } from '../errors';
 import { isLoopbackHost } from '../ref/reference';
 import { Authenticator } from './auth';
 import { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_MS } from './backoff';
@@ -13,7 +13,7 @@ import { readBody } from './body';
 import { accessDenied, credentialProblem } from './credentials';
 import { ERROR_BODY_CAP, redactUrl, responseError } from './errors';
 import { sendFollowingRedirects } from './redirect';
-import { isRetryable, withRetries } from './retry';
+import { withRetries } from './retry';
 import type { RetryOptions } from './retry';
 import { Transport } from './transport';
 import type { RegistryClientOptions } from './types';
@@ -85,7 +85,7 @@ export class Session {
       return await this.pingAt(https, 1);
     } catch (e) {
       // An untrusted certificate means TLS is spoken: say so rather than drop to HTTP.
-      if (this.transport.signal?.aborted || !isRetryable(e) || (e as OcimountError).code !== 'NETWORK') throw e;
+      if (this.transport.signal?.aborted || !isOcimountError(e, 'NETWORK') || e.details.tls === 'untrusted') throw e;
       this.log(`ping ${redactUrl(https)}: ${(e as Error).message}; trying plain HTTP`);
       return this.pingAt(new URL(`http://${this.o.apiHost}/v2/`), this.retry.attempts);
     }

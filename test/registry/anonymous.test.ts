@@ -54,6 +54,14 @@ test('anonymous registry', async (t) => {
     assert.deepEqual(rest, whole.subarray(offset));
   });
 
+  await t.test('an offset at the end of the blob (416) falls back to the whole blob', async () => {
+    const d = px.image.configDigest;
+    const whole = px.blob(d);
+    const b = await repo.blob(d, { offset: whole.length });
+    assert.equal(b.offset, 0);
+    assert.deepEqual(await readAll(b.stream), whole);
+  });
+
   await t.test('unknown repository, tag and blob are NOT_FOUND naming what was missing', async () => {
     const other = openRepository({ registry: reg.host, repository: 'ns/nothing-here' }, fast);
     const e1 = await rejection(other.manifest('v1'));

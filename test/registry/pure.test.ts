@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { parseChallenges } from '../../src/registry/challenge';
-import { parseRetryAfter, redactUrl } from '../../src/registry/errors';
+import { networkError, parseRetryAfter, redactUrl } from '../../src/registry/errors';
 import { backoffDelay, MAX_BACKOFF_MS } from '../../src/registry/backoff';
 import { parseContentRange } from '../../src/registry/client';
 import { judgeManifest, parseManifestReference, sha256Digest } from '../../src/registry/manifest';
@@ -87,4 +87,18 @@ test('redacted URLs keep no userinfo or query', () => {
 test('docker.io is served by registry-1.docker.io', () => {
   assert.equal(registryApiHost('docker.io'), 'registry-1.docker.io');
   assert.equal(registryApiHost('127.0.0.1:5000'), '127.0.0.1:5000');
+});
+
+test('network errors: untrusted certificates and plain-HTTP ports are permanent, resets are not', () => {
+  const mk = (code: string, message: string) => Object.assign(new Error(message), { code });
+  const cert = networkError(mk('SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'), 'https://r.example/v2/', 'r.example');
+  assert.equal(cert.details.permanent, true);
+  assert.equal(cert.details.tls, 'untrusted');
+  assert.match(cert.message, /not trusted .*--insecure/);
+  const plain = networkError(mk('EPROTO', 'write EPROTO ...:SSL routines:ssl3_get_record:wrong version number:...'), 'https://r.example/v2/', 'r.example');
+  assert.equal(plain.details.permanent, true);
+  assert.match(plain.message, /does not speak TLS .*--insecure/);
+  const reset = networkError(mk('ECONNRESET', 'socket hang up'), 'https://r.example/v2/', 'r.example');
+  assert.equal(reset.details.permanent, undefined);
+  assert.equal(reset.temporary, true);
 });
