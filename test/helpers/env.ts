@@ -66,6 +66,10 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
       clearTimeout(timer);
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
     });
+    // A child that exits without reading stdin closes the pipe: EPIPE there is not a failure.
+    child.stdin.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') reject(err);
+    });
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -1,17 +1,34 @@
 // `ocimount up` / `down` through the CLI on both back ends: the scenario's answers on
 // DIR/rootfs, config.json, BUSY on a second up, upper kept by down, removed by --purge.
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MINI_WEB_ANSWERS, miniWeb, writeImage } from '../../src/dev/image-builder';
+import { startRegistry } from '../../src/dev/registry-server';
+import type { Registry } from '../../src/dev/registry-server';
 import { UNPRIV_UID, isRoot, makeTmp, makeUserTmp, mountsUnder, ocimount, run, unmountAll } from '../helpers/env';
 
 function layout(base: string): string {
   const dir = path.join(base, 'layout');
   writeImage(dir, miniWeb(), { tag: 'v1' });
   return `oci:${dir}:v1`;
+}
+
+// One real registry for the file, holding mini-web:v1; local "oci:" layouts are the other source.
+let registry: Registry | undefined;
+before(async () => {
+  const fixture = makeTmp('up-fixture');
+  writeImage(fixture, miniWeb(), { tag: 'v1' });
+  registry = await startRegistry({ auth: 'none' });
+  await registry.push(fixture, 'v1', 'mini-web:v1');
+});
+after(async () => {
+  await registry?.stop();
+});
+function remote(): string {
+  return `${registry!.host}/mini-web:v1`;
 }
 
 async function sh(cmd: string, unprivileged = false): Promise<string> {
@@ -23,7 +40,7 @@ async function sh(cmd: string, unprivileged = false): Promise<string> {
 for (const backend of ['fuse', 'kernel'] as const) {
   test(`up/down with ${backend}: scenario answers, BUSY twice, upper kept, purge removes`, { skip: backend === 'kernel' && !isRoot ? 'kernel mounts need root' : false }, async () => {
     const base = makeTmp(`up-${backend}`);
-    const ref = layout(base);
+    const ref = remote();
     const dir = path.join(base, 'cont-1');
     const flags = ['--store', path.join(base, 'store'), ...(backend === 'kernel' ? ['--kernel'] : [])];
     try {
@@ -108,14 +125,13 @@ test('up --kernel without root: one PERMISSION error suggesting FUSE', { skip: i
   }
 });
 
-// fusermount3 refuses users without a passwd entry ("could not determine username").
-const testUserKnown = spawnSync('getent', ['passwd', String(UNPRIV_UID)]).status === 0;
-
-test('up with FUSE works without root (rootless unpack, fusermount); down --purge cleans up', {
-  skip: !isRoot ? 'setpriv needs root' : !testUserKnown ? `uid ${UNPRIV_UID} has no passwd entry, which fusermount3 requires` : false,
+test('up with FUSE works without root (rootless pull and unpack, fusermount); down --purge cleans up', {
+  skip: !isRoot ? 'setpriv needs root' : false,
 }, async () => {
+  // fusermount3 refuses users without a passwd entry; scripts/setup.sh creates one.
+  assert.equal(spawnSync('getent', ['passwd', String(UNPRIV_UID)]).status, 0, `uid ${UNPRIV_UID} has no passwd entry (run scripts/setup.sh)`);
   const base = makeUserTmp('up-user');
-  const ref = layout(base);
+  const ref = remote();
   await sh(`chown -R 4242:4242 ${base}`);
   const dir = path.join(base, 'b');
   // A login session's runtime dir, where mount state files go (this machine's /tmp is not world-writable).
