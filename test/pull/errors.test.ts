@@ -6,16 +6,13 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { miniWeb } from '../../src/dev/image-builder';
 import { startFaultServer } from '../../src/dev/fault-server';
 import { startRegistry } from '../../src/dev/registry-server';
-import type { Registry } from '../../src/dev/registry-server';
 import { CLI, isRoot, makeTmp } from '../helpers/env';
-import { NO_CREDS_ENV, assertFailedCleanly, assertNoLeftovers, blobNames, pullCli, pushImage, tagsOf } from './helpers';
+import { NO_CREDS_ENV, assertFailedCleanly, assertNoLeftovers, blobNames, pullCli, pushImage, slowProxy, tagsOf } from './helpers';
 
 /** An image with one incompressible layer of `bytes` (random data, stored uncompressed). */
 function bigImage(bytes: number) {
@@ -136,33 +133,3 @@ test('pull: bad input, each with one message and nothing left behind', async (t)
     }
   });
 });
-
-/** A pass-through proxy that slows blob bodies to ~1 MB/s, so a pull can be interrupted mid-blob. */
-async function slowProxy(reg: Registry): Promise<{ host: string; stop(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    const up = http.request({ host: '127.0.0.1', port: reg.port, method: req.method, path: req.url, headers: { ...req.headers, host: reg.host } }, (ures) => {
-      res.writeHead(ures.statusCode ?? 502, ures.headers);
-      if (!req.url?.includes('/blobs/')) {
-        ures.pipe(res);
-        return;
-      }
-      ures.on('data', (c: Buffer) => {
-        ures.pause();
-        res.write(c);
-        setTimeout(() => ures.resume(), Math.ceil(c.length / 1000));
-      });
-      ures.on('end', () => res.end());
-    });
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: () =>
-      new Promise((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}

@@ -2,6 +2,8 @@
 // run with a clean credential environment, and the "nothing half-done left" check.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { writeImage } from '../../src/dev/image-builder';
@@ -71,4 +73,34 @@ export function sh(argv: string[]): string {
   const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
   assert.equal(r.status, 0, `${argv.join(' ')}: ${r.stderr}`);
   return r.stdout;
+}
+
+/** A pass-through proxy that slows blob bodies to ~1 MB/s, so a pull can be interrupted mid-blob. */
+export async function slowProxy(reg: Pick<Registry, 'port' | 'host'>, bytesPerMs = 1000): Promise<{ host: string; stop(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const up = http.request({ host: '127.0.0.1', port: reg.port, method: req.method, path: req.url, headers: { ...req.headers, host: reg.host } }, (ures) => {
+      res.writeHead(ures.statusCode ?? 502, ures.headers);
+      if (!req.url?.includes('/blobs/')) {
+        ures.pipe(res);
+        return;
+      }
+      ures.on('data', (c: Buffer) => {
+        ures.pause();
+        res.write(c);
+        setTimeout(() => ures.resume(), Math.ceil(c.length / bytesPerMs));
+      });
+      ures.on('end', () => res.end());
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }

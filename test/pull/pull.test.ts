@@ -4,6 +4,8 @@
 // and `up`'s store pull feeding unpack.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MINI_WEB_ANSWERS, miniWeb, writeIndexImage } from '../../src/dev/image-builder';
@@ -12,9 +14,11 @@ import { startFaultServer } from '../../src/dev/fault-server';
 import { startRegistry } from '../../src/dev/registry-server';
 import { MediaType, REF_NAME_ANNOTATION } from '../../src/image/types';
 import { pullToStore } from '../../src/up/source';
+import { pull } from '../../src/pull';
+import { anonymous } from '../../src/auth';
 import { unpack } from '../../src/unpack';
 import { CLI, isRoot, makeTmp, ocimount, run } from '../helpers/env';
-import { NO_CREDS_ENV, assertFailedCleanly, assertNoLeftovers, blobNames, pullCli, pushImage, readIndexJson, sh, tagsOf } from './helpers';
+import { NO_CREDS_ENV, assertFailedCleanly, assertNoLeftovers, blobNames, pullCli, pushImage, readIndexJson, sh, slowProxy, tagsOf } from './helpers';
 
 function variant(tagText: string): ImageSpec {
   const spec = miniWeb();
@@ -246,6 +250,49 @@ test('pull through the CLI against the real registry', async (t) => {
     for (const l of mini.manifest.layers) assert.ok(drawn.includes(l.digest.slice(7, 19)), drawn);
     assert.match(drawn, /done in [\d.]+s [\d.]+ (B|kB|MB)\/s/);
     assert.deepEqual(tagsOf(dir), { v1: mini.manifestDigest });
+  });
+
+  await t.test('layers download concurrently, at most `concurrency` at once; a dead run\'s temp file is swept', async () => {
+    const spec: ImageSpec = {
+      layers: Array.from({ length: 5 }, (_, i) => ({ compression: 'none' as const, entries: [{ type: 'file' as const, path: `l${i}.bin`, content: randomBytes(150_000), mode: 0o644 }] })),
+    };
+    const img = await pushImage(reg, spec, 'five:v1');
+    const slow = await slowProxy(reg, 500);
+    t.after(() => slow.stop());
+    for (const concurrency of [1, 3]) {
+      const dir = path.join(makeTmp(`pull-conc${concurrency}`), 'l');
+      fs.mkdirSync(path.join(dir, 'blobs', 'sha256'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+      fs.writeFileSync(path.join(dir, 'index.json'), '{"schemaVersion":2,"manifests":[]}');
+      const dead = spawnSync('true').pid!;
+      const stale = path.join(dir, 'blobs', 'sha256', `.tmp-0123456789ab-${dead}-deadbeef`);
+      fs.writeFileSync(stale, 'half a blob');
+      let inFlight = 0;
+      let most = 0;
+      const res = await pull(`${slow.host}/five:v1`, dir, {
+        concurrency,
+        keychain: anonymous,
+        onProgress: (p) => {
+          if (p.kind !== 'layer') return;
+          if (p.phase === 'start') most = Math.max(most, ++inFlight);
+          if (p.phase === 'done' || p.phase === 'skipped') inFlight--;
+        },
+      });
+      assert.equal(res.manifestDigest, img.manifestDigest);
+      assert.equal(most, concurrency);
+      assert.equal(fs.existsSync(stale), false);
+      assertNoLeftovers(dir);
+    }
+  });
+
+  await t.test('two pulls into one layout at the same time: both tags, nothing lost or left', async () => {
+    const dir = path.join(makeTmp('pull-twice'), 'l');
+    const v2 = await pushImage(reg, variant('two'), 'mini-web:two');
+    const [a, b] = await Promise.all([pullCli(['-q', `${reg.host}/mini-web:v1`, dir]), pullCli(['-q', `${reg.host}/mini-web:two`, dir])]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    assert.deepEqual(tagsOf(dir), { v1: mini.manifestDigest, two: v2.manifestDigest });
+    assertNoLeftovers(dir);
   });
 
   await t.test("up's store: pullToStore pulls into the store and unpack reads STORE@DIGEST", async () => {
