@@ -235,3 +235,17 @@ for (const who of WHO) {
       assert.equal((await e.sh(`stat -c '%s %h' ${M}/h1`)).trim(), '11 1');
     }));
 }
+
+test('a rootless mount with --allow-other is usable by root, with the image owners shown', async () => {
+  const e = makeEnv('user', 'allow-other-user');
+  try {
+    await unpackImage(e, conformanceImage());
+    await mustMount(e, ['--allow-other']);
+    assert.match(fs.readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === e.mnt) ?? '', /allow_other/);
+    const r = await run(['sh', '-c', `cat ${e.mnt}/f && stat -c '%u:%g %a' ${e.mnt}/bin/tool ${e.mnt}/owned`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'top\n0:0 4755\n1000:1000 750\n');
+  } finally {
+    await teardown(e);
+  }
+});
