@@ -24,7 +24,7 @@ function sh(argv: string[], opts: { quiet?: boolean } = {}): string {
   say(`$ ${shown.join(' ')}`);
   const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
   if (!opts.quiet && r.stdout) process.stdout.write(r.stdout);
-  if (r.stderr) process.stdout.write(r.stderr.replace(/^/gm, '  '));
+  if (r.stderr.trim()) process.stdout.write(r.stderr.trimEnd().replace(/^/gm, '  ') + '\n');
   if (r.status !== 0) throw new Error(`command failed (exit ${r.status}): ${shown.join(' ')}`);
   return r.stdout;
 }
@@ -60,6 +60,7 @@ function mountAndExplore(cont: string, layers: string, backend: 'fuse' | 'kernel
     ok = answer('What are the top-level entries of the merged view?', ls(rootfs).join(' '), MINI_WEB_ANSWERS.topLevel.join(' ')) && ok;
     sh(['cat', path.join(rootfs, 'app', 'version.txt')]);
     ok = answer('What value does app/version.txt show?', fs.readFileSync(path.join(rootfs, 'app', 'version.txt'), 'utf8').trim(), MINI_WEB_ANSWERS.version) && ok;
+    if (backend === 'fuse') ocimount('which', layers, '/app/version.txt'); // which layer answered, without a mount
     sh(['ls', '-A', upper]);
     ok = answer('Is the upper directory empty?', ls(upper).length === 0 ? 'yes' : 'no', 'yes') && ok;
 
@@ -72,6 +73,7 @@ function mountAndExplore(cont: string, layers: string, backend: 'fuse' | 'kernel
     sh(['ls', '-l', upper]);
     const inUpper = fs.existsSync(path.join(upper, 'hello.txt')) && fs.readFileSync(path.join(upper, 'hello.txt'), 'utf8') === 'iximiuz Labs Rules!\n';
     ok = answer('Did the file appear in the upper directory?', inUpper ? 'yes' : 'no', 'yes') && ok;
+    if (backend === 'fuse') ocimount('which', layers, '/hello.txt', '--upper', upper);
   } finally {
     ocimount('umount', rootfs);
   }
