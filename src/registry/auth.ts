@@ -8,7 +8,6 @@ import type { Challenge } from './challenge';
 import { basicHeader, fetchToken } from './token';
 import type { BearerToken } from './token';
 import type { Transport } from './transport';
-import type { RetryOptions } from './retry';
 
 export interface AuthenticatorOptions {
   /** Registry name as the user wrote it (keychain key, messages). */
@@ -16,7 +15,6 @@ export interface AuthenticatorOptions {
   repository: string;
   keychain?: Keychain;
   transport: Transport;
-  retry?: Partial<RetryOptions>;
 }
 
 export class Authenticator {
@@ -71,7 +69,7 @@ export class Authenticator {
       const req = { realm: ch.params.realm ?? '', service: ch.params.service, scope: this.scope, credential: cred, registry: this.o.registry };
       this.inflight = (async () => {
         try {
-          const t = await fetchToken(this.o.transport, req, this.o.retry);
+          const t = await fetchToken(this.o.transport, req);
           this.token = t;
           return t;
         } finally {

@@ -56,7 +56,7 @@ export class Session {
     this.httpAllowed = !!o.insecure || isLoopbackHost(o.apiHost);
     this.transport = new Transport({ registry: o.registry, ca: o.ca, insecure: o.insecure, signal: o.signal });
     this.retry = { attempts: o.retries ?? DEFAULT_ATTEMPTS, backoffMs: o.backoffMs ?? DEFAULT_BACKOFF_MS, signal: this.transport.signal, log: o.log };
-    this.auth = new Authenticator({ registry: o.registry, repository: o.repository, keychain: o.keychain, transport: this.transport, retry: this.retry });
+    this.auth = new Authenticator({ registry: o.registry, repository: o.repository, keychain: o.keychain, transport: this.transport });
   }
 
   private log(line: string): void {
@@ -77,46 +77,45 @@ export class Session {
     return this.base;
   }
 
-  /** GET /v2/ over HTTPS, falling back to plain HTTP where allowed and the server does not speak TLS. */
+  /**
+   * GET /v2/ over HTTPS, falling back to plain HTTP where allowed and the server
+   * does not speak TLS. One try each: the request that needs the ping retries it.
+   */
   private async ping(): Promise<URL> {
     const https = new URL(`https://${this.o.apiHost}/v2/`);
-    if (!this.httpAllowed) return this.pingAt(https, this.retry.attempts);
+    if (!this.httpAllowed) return this.pingAt(https);
     try {
-      return await this.pingAt(https, 1);
+      return await this.pingAt(https);
     } catch (e) {
       // An untrusted certificate means TLS is spoken: say so rather than drop to HTTP.
       if (this.transport.signal?.aborted || !isOcimountError(e, 'NETWORK') || e.details.tls === 'untrusted') throw e;
       this.log(`ping ${redactUrl(https)}: ${(e as Error).message}; trying plain HTTP`);
-      return this.pingAt(new URL(`http://${this.o.apiHost}/v2/`), this.retry.attempts);
+      return this.pingAt(new URL(`http://${this.o.apiHost}/v2/`));
     }
   }
 
-  private async pingAt(url: URL, attempts: number): Promise<URL> {
-    const what = `the registry API root`;
-    return withRetries(
-      async () => {
-        const res = await this.transport.send({ url });
-        const status = res.statusCode ?? 0;
-        if (status === 401) {
-          res.resume();
-          this.auth.challenged(res.headers['www-authenticate']);
-        } else if (status >= 200 && status < 300) {
-          res.resume();
-        } else {
-          const body = await readBody(res, ERROR_BODY_CAP, { what, registry: this.registry, url }).catch(() => Buffer.alloc(0));
-          const err = responseError(res, body, { what, url, registry: this.registry });
-          if (status === 404) {
-            throw new OcimountError('PROTOCOL', `${this.registry} does not speak the OCI distribution API (GET /v2/ answered 404)`, err.details);
-          }
-          throw err;
-        }
-        this.log(`ping ${redactUrl(url)}: ${status}${this.auth.scheme ? ` (${this.auth.scheme} auth)` : ''}`);
-        return new URL(`${url.protocol}//${url.host}`);
-      },
-      { ...this.retry, attempts, what: `ping ${this.registry}` },
-    );
+  private async pingAt(url: URL): Promise<URL> {
+    const what = 'the registry API root';
+    const res = await this.transport.send({ url });
+    const status = res.statusCode ?? 0;
+    if (status === 401) {
+      res.resume();
+      this.auth.challenged(res.headers['www-authenticate']);
+    } else if (status >= 200 && status < 300) {
+      res.resume();
+    } else {
+      const body = await readBody(res, ERROR_BODY_CAP, { what, registry: this.registry, url }).catch(() => Buffer.alloc(0));
+      const err = responseError(res, body, { what, url, registry: this.registry });
+      if (status === 404) {
+        throw new OcimountError('PROTOCOL', `${this.registry} does not speak the OCI distribution API (GET /v2/ answered 404)`, err.details);
+      }
+      throw err;
+    }
+    this.log(`ping ${redactUrl(url)}: ${status}${this.auth.scheme ? ` (${this.auth.scheme} auth)` : ''}`);
+    return new URL(`${url.protocol}//${url.host}`);
   }
 
+  /** One request, retried as a whole (ping, token, redirects, body) on temporary failures. */
   request<T>(spec: RequestSpec<T>): Promise<T> {
     return withRetries(() => this.attempt(spec), { ...this.retry, what: spec.what });
   }

@@ -4,11 +4,8 @@
 // Docker does. The answer is {token | access_token, expires_in}.
 import type { Credential } from '../auth/keychain';
 import { OcimountError } from '../errors';
-import { DEFAULT_BACKOFF_MS } from './backoff';
 import { readBody } from './body';
 import { redactUrl, responseError } from './errors';
-import { withRetries } from './retry';
-import type { RetryOptions } from './retry';
 import { credentialProblem } from './credentials';
 import type { Transport } from './transport';
 
@@ -40,7 +37,8 @@ export function tokenExpiry(now: number, expiresInS: number): number {
   return now + ms - Math.min(10_000, ms / 10);
 }
 
-export async function fetchToken(transport: Transport, r: TokenRequest, retry: Partial<RetryOptions> = {}): Promise<BearerToken> {
+/** One try: the registry request that needs the token retries the whole exchange. */
+export async function fetchToken(transport: Transport, r: TokenRequest): Promise<BearerToken> {
   let url: URL;
   try {
     url = new URL(r.realm);
@@ -66,31 +64,26 @@ export async function fetchToken(transport: Transport, r: TokenRequest, retry: P
       headers.authorization = basicHeader(c.username, c.password);
     }
   }
-  return withRetries(
-    async () => {
-      const res = await transport.send({ url, method, headers, body });
-      const ctx = { what, registry: r.registry, url };
-      const status = res.statusCode ?? 0;
-      if (status === 401 || status === 403) {
-        res.resume();
-        throw credentialProblem(r.registry, c, { status, url: redactUrl(url) });
-      }
-      if (status < 200 || status >= 300) {
-        const errBody = await readBody(res, 64 * 1024, ctx).catch(() => Buffer.alloc(0));
-        throw responseError(res, errBody, ctx);
-      }
-      const raw = await readBody(res, TOKEN_BODY_CAP, ctx);
-      let doc: { token?: unknown; access_token?: unknown; expires_in?: unknown };
-      try {
-        doc = JSON.parse(raw.toString('utf8')) as typeof doc;
-      } catch {
-        throw new OcimountError('PROTOCOL', `the token server of ${r.registry} answered with something that is not JSON`, { url: redactUrl(url) });
-      }
-      const token = typeof doc.token === 'string' && doc.token ? doc.token : typeof doc.access_token === 'string' ? doc.access_token : '';
-      if (!token) throw new OcimountError('PROTOCOL', `the token server of ${r.registry} answered without a token`, { url: redactUrl(url) });
-      const ttl = typeof doc.expires_in === 'number' && doc.expires_in > 0 ? doc.expires_in : DEFAULT_TOKEN_TTL_S;
-      return { token, expiresAt: tokenExpiry(Date.now(), ttl) };
-    },
-    { attempts: retry.attempts ?? 5, backoffMs: retry.backoffMs ?? DEFAULT_BACKOFF_MS, signal: transport.signal, log: retry.log, what },
-  );
+  const res = await transport.send({ url, method, headers, body });
+  const ctx = { what, registry: r.registry, url };
+  const status = res.statusCode ?? 0;
+  if (status === 401 || status === 403) {
+    res.resume();
+    throw credentialProblem(r.registry, c, { status, url: redactUrl(url) });
+  }
+  if (status < 200 || status >= 300) {
+    const errBody = await readBody(res, 64 * 1024, ctx).catch(() => Buffer.alloc(0));
+    throw responseError(res, errBody, ctx);
+  }
+  const raw = await readBody(res, TOKEN_BODY_CAP, ctx);
+  let doc: { token?: unknown; access_token?: unknown; expires_in?: unknown };
+  try {
+    doc = JSON.parse(raw.toString('utf8')) as typeof doc;
+  } catch {
+    throw new OcimountError('PROTOCOL', `the token server of ${r.registry} answered with something that is not JSON`, { url: redactUrl(url) });
+  }
+  const token = typeof doc.token === 'string' && doc.token ? doc.token : typeof doc.access_token === 'string' ? doc.access_token : '';
+  if (!token) throw new OcimountError('PROTOCOL', `the token server of ${r.registry} answered without a token`, { url: redactUrl(url) });
+  const ttl = typeof doc.expires_in === 'number' && doc.expires_in > 0 ? doc.expires_in : DEFAULT_TOKEN_TTL_S;
+  return { token, expiresAt: tokenExpiry(Date.now(), ttl) };
 }

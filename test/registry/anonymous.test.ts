@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { startRegistry } from '../../src/dev/registry-server';
+import { freePort, startRegistry } from '../../src/dev/registry-server';
 import type { Registry } from '../../src/dev/registry-server';
 import { sha256 } from '../../src/dev/image-builder';
 import { MediaType } from '../../src/image/types';
@@ -99,4 +99,15 @@ test('anonymous registry', async (t) => {
       fs.writeFileSync(file, original);
     }
   });
+});
+
+test('nothing listening: NETWORK after exactly `retries` attempts, each trying HTTPS then HTTP', async () => {
+  const port = await freePort();
+  const lines: string[] = [];
+  const repo = openRepository({ registry: `127.0.0.1:${port}`, repository: 'x/y' }, { retries: 3, backoffMs: 5, log: (l) => lines.push(l) });
+  const e = await rejection(repo.manifest('v1'));
+  assert.equal(e.code, 'NETWORK');
+  assert.match(e.message, new RegExp(`cannot reach registry 127\\.0\\.0\\.1:${port}: connection refused`));
+  assert.equal(lines.filter((l) => /attempt \d of 3/.test(l)).length, 2, lines.join('\n'));
+  assert.equal(lines.filter((l) => /trying plain HTTP/.test(l)).length, 3, lines.join('\n'));
 });
