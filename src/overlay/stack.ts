@@ -183,8 +183,12 @@ export class LayerStack {
     return v;
   }
 
+  /** Moves on at every invalidate(), so caches built on top of the stack know when to drop their answers. */
+  generation = 0;
+
   /** Forget cached facts about upper's directory tree (after mkdir, rmdir, rename, copy-up, whiteouts). */
   invalidate(): void {
+    this.generation++;
     this.dirCache.clear();
     this.upperOpaque.clear();
   }

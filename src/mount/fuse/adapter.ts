@@ -1,5 +1,7 @@
-// fuse-native, with the options ocimount needs and two buffer conventions fixed.
+// fuse-native, with the options ocimount needs, two buffer conventions fixed and
+// readdir stats passed through without re-encoding.
 import type { OpTable } from './ops';
+import { encodeDirents, type DirentSource } from './dirent';
 // eslint-disable-next-line @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any
 const Fuse: new (...args: any[]) => any = require('fuse-native');
 
@@ -20,6 +22,16 @@ class OverlayFuse extends Fuse {
       if (value.length > valueBuf.length) return signal(ERANGE, valueBuf.buffer);
       value.copy(valueBuf);
       return signal(value.length, valueBuf.buffer);
+    });
+  }
+
+  // readdir stats arrive already encoded (see dirent.ts); plain {mode, ino} objects are encoded here.
+  _op_readdir(signal: Signal, path: string): void {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    (this as any).ops.readdir(path, (err: number, names?: string[], stats?: unknown[]) => {
+      if (err) return signal(err);
+      if (stats && stats.length > 0 && !(stats[0] instanceof Uint32Array)) stats = encodeDirents(stats as DirentSource[]);
+      return signal(0, names ?? [], stats ?? []);
     });
   }
 
@@ -55,8 +67,11 @@ export function fuseMount(target: string, ops: OpTable, opts: FuseMountOptions):
     timeout: false,
     // fuse-native has no use_ino/big_writes options, but joins its option list with
     // commas, so they ride along in fsname: use_ino makes the kernel report our
-    // st_ino (one number for every name of a hardlink); big_writes lifts 4 KiB writes.
-    fsname: `ocimount,use_ino,big_writes,nonempty${opts.readOnly ? ',ro' : ''}`,
+    // st_ino (one number for every name of a hardlink); big_writes lifts 4 KiB writes;
+    // negative_timeout lets the kernel remember misses (PATH and library searches)
+    // as it remembers hits: a name can only appear through an op on this mount,
+    // which replaces the negative dentry.
+    fsname: `ocimount,use_ino,big_writes,nonempty,negative_timeout=${opts.timeout}${opts.readOnly ? ',ro' : ''}`,
     subtype: 'ocimount',
     allowOther: opts.allowOther,
     defaultPermissions: opts.defaultPermissions,
