@@ -116,6 +116,18 @@ for (const who of WHO) {
       const real = fs.lstatSync(path.join(e.upper, 'owned/file'));
       if (who === 'root') assert.equal(`${real.uid}:${real.gid}:${(real.mode & 0o7777).toString(8)}`, '123:456:604');
       else assert.equal(native().lgetxattr(path.join(e.upper, 'owned/file'), 'user.containers.override_stat').toString(), '123:456:0604:file');
+      // A reader that opened a lower file before another process rewrote it reads the new content,
+      // and so does the next opener (the old fd must not refill the page cache with the lower file).
+      const py = await e.sh(`python3 -c '
+import os
+a = os.open("${M}/etc/os-release", os.O_RDONLY)
+print(os.pread(a, 100, 0))
+with open("${M}/etc/os-release", "w") as b: b.write("CHANGED\\n")
+print(os.pread(a, 100, 0))
+c = os.open("${M}/etc/os-release", os.O_RDONLY)
+print(os.pread(c, 100, 0), os.pread(a, 100, 0))
+'`);
+      assert.deepEqual(lines(py), ["b'ID=fixture\\n'", "b'CHANGED\\n'", "b'CHANGED\\n' b'CHANGED\\n'"]);
       // Hardlinked lower files: the copy-up of one name breaks the link, as on the kernel overlay without index=on.
       await e.sh(`echo changed >> ${M}/bin/tool-link`);
       assert.equal(await e.sh(`tail -1 ${M}/bin/tool-link`), 'changed\n');

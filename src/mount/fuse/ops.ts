@@ -89,6 +89,11 @@ export class OverlayFs {
   readonly readOnly: boolean;
   readonly notes: OpNotes = { copyUps: [] };
   private readonly cu: CopyUpContext | undefined;
+  /** Read-only fds open on lower files, by path: a copy-up moves them to the copy. */
+  private readonly lowerReaders = new Map<string, Set<number>>();
+  private readonly readerPath = new Map<number, string>();
+  /** A client fd whose file was copied up after it was opened -> an fd on the copy. */
+  private readonly moved = new Map<number, number>();
   private readonly dirents: ReaddirCache;
 
   constructor(opts: OverlayFsOptions) {
@@ -129,6 +134,21 @@ export class OverlayFs {
     return presentStat(r, st, origin, this.inodes);
   }
 
+  /**
+   * Readers that opened the lower file read from the copy from now on, as on the
+   * kernel overlay: a stale lower fd would also refill the shared page cache with
+   * the old content after the file was rewritten.
+   */
+  private moveReaders(rel: string): void {
+    const fds = this.lowerReaders.get(rel);
+    if (!fds) return;
+    this.lowerReaders.delete(rel);
+    for (const fd of fds) {
+      this.readerPath.delete(fd);
+      this.moved.set(fd, fs.openSync(this.upper(rel), O_RDONLY));
+    }
+  }
+
   /** Makes every directory on the way to `rel` (and `rel` itself) exist in upper. */
   private copyUp(rel: string): Resolved {
     // Already in upper (then so are all its parents): nothing to plan. For directories
@@ -140,6 +160,7 @@ export class OverlayFs {
     const todo = plan.self ? [...plan.dirs, plan.self] : plan.dirs;
     for (const r of todo) {
       copyUpEntry(this.cu!, r);
+      if (r === plan.self) this.moveReaders(r.rel);
       this.notes.copyUps.push(r.rel === '' ? '/' : r.rel);
     }
     if (todo.length) this.stack.invalidate();
@@ -308,7 +329,14 @@ export class OverlayFs {
         if (r.layer !== 0) r = this.copyUp(r.rel);
       }
       // Lower files are only ever opened read-only, whatever was asked.
-      cb(0, fs.openSync(this.real(r), r.layer === 0 && this.stack.hasUpper ? flags & OPEN_MASK : O_RDONLY));
+      const fd = fs.openSync(this.real(r), r.layer === 0 && this.stack.hasUpper ? flags & OPEN_MASK : O_RDONLY);
+      if (r.layer !== 0 && this.stack.hasUpper) {
+        const set = this.lowerReaders.get(r.rel);
+        if (set) set.add(fd);
+        else this.lowerReaders.set(r.rel, new Set([fd]));
+        this.readerPath.set(fd, r.rel);
+      }
+      cb(0, fd);
     } catch (err) {
       cb(errnoOf(err));
     }
@@ -318,11 +346,24 @@ export class OverlayFs {
   // readers (or the kernel's readahead) then proceed in parallel. Measured: no gain
   // from synchronous reads on warm data either.
   read = (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb): void => {
-    fs.read(fd, buf, 0, len, pos, (err, n) => cb(err ? errnoOf(err) : n));
+    const real = this.moved.size === 0 ? fd : this.moved.get(fd) ?? fd;
+    fs.read(real, buf, 0, len, pos, (err, n) => cb(err ? errnoOf(err) : n));
   };
 
   release = (_path: string, fd: number, cb: Cb): void => {
     try {
+      const rel = this.readerPath.get(fd);
+      if (rel !== undefined) {
+        this.readerPath.delete(fd);
+        const set = this.lowerReaders.get(rel)!;
+        set.delete(fd);
+        if (set.size === 0) this.lowerReaders.delete(rel);
+      }
+      const copy = this.moved.get(fd);
+      if (copy !== undefined) {
+        this.moved.delete(fd);
+        fs.closeSync(copy);
+      }
       fs.closeSync(fd);
       cb(0);
     } catch (err) {
