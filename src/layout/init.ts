@@ -44,8 +44,11 @@ export async function initLayout(dir: string): Promise<string> {
       throw new OcimountError('UNSUPPORTED', `${dir}: unsupported image layout version ${JSON.stringify(v?.imageLayoutVersion)}`);
     }
   } else if (st) {
+    // Only pieces of a layout another pull is creating right now (it writes blobs/,
+    // index.json, then oci-layout) count as empty; anything else is someone's files.
     const names = await fsp.readdir(layout);
-    if (names.length > 0) throw notALayout(dir, 'no oci-layout file, and it is not empty');
+    const foreign = names.filter((n) => n !== 'blobs' && n !== INDEX_FILE && !n.startsWith(`.${INDEX_FILE}.tmp-`) && !n.startsWith(`.${OCI_LAYOUT_FILE}.tmp-`));
+    if (foreign.length > 0) throw notALayout(dir, 'no oci-layout file, and it is not empty');
   }
   await fsp.mkdir(blobsDir(layout), { recursive: true });
   // index.json first, oci-layout last: a directory with the marker always has an index.

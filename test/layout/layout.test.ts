@@ -53,6 +53,14 @@ test('initLayout: creates a layout skopeo/umoci accept, reopens it, refuses a no
   await initLayout(empty);
   assert.ok(fs.existsSync(path.join(empty, 'index.json')));
 
+  // Racing initialisers of one new directory all succeed (each sees the other's half-made layout).
+  const raced = path.join(base, 'raced');
+  await Promise.all(Array.from({ length: 6 }, () => initLayout(raced)));
+  assert.deepEqual(fs.readdirSync(raced).sort(), ['blobs', 'index.json', 'oci-layout']);
+  const half = path.join(base, 'half');
+  fs.mkdirSync(path.join(half, 'blobs'), { recursive: true });
+  await initLayout(half);
+
   const foreign = path.join(base, 'foreign');
   fs.mkdirSync(foreign);
   fs.writeFileSync(path.join(foreign, 'notes.txt'), 'mine');

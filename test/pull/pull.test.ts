@@ -149,6 +149,20 @@ test('pull through the CLI against the real registry', async (t) => {
     assert.equal(u2.code, 0, u2.stderr);
     assert.equal(fs.readFileSync(path.join(base, 'all-arm', '3', 'app', 'variant.txt'), 'utf8'), 'arm64\n');
 
+    // The same index pushed as a Docker manifest list: kept whole in OCI form, children converted too.
+    sh(['skopeo', 'copy', '--quiet', '--all', '--format', 'v2s2', '--dest-tls-verify=false', `oci:${src}:v1`, `docker://${reg.host}/multi:docker`]);
+    assert.equal(JSON.parse(sh(['skopeo', 'inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/multi:docker`])).mediaType, MediaType.DockerManifestList);
+    const r6 = await pullCli(['-q', '--all-platforms', `${reg.host}/multi:docker`, all]);
+    assert.equal(r6.code, 0, r6.stderr);
+    const list = JSON.parse(sh(['skopeo', 'inspect', '--raw', `oci:${all}:docker`]));
+    assert.equal(list.mediaType, MediaType.OciIndex);
+    assert.deepEqual(list.manifests.map((m: { mediaType: string }) => m.mediaType), [MediaType.OciManifest, MediaType.OciManifest]);
+    const u3 = await ocimount(['unpack', '-q', '--platform', 'linux/arm64', `${all}:docker`, path.join(base, 'docker-arm')]);
+    assert.equal(u3.code, 0, u3.stderr);
+    assert.equal(fs.readFileSync(path.join(base, 'docker-arm', '3', 'app', 'variant.txt'), 'utf8'), 'arm64\n');
+    assert.ok(sh(['umoci', 'ls', '--layout', all]).split('\n').includes('docker'));
+    assertNoLeftovers(all);
+
     const none = path.join(base, 'none');
     const r4 = await pullCli(['--platform', 'linux/s390x', `${reg.host}/multi:v1`, none]);
     assertFailedCleanly(r4, none, /^ocimount: no image for platform linux\/s390x in the index; it has: linux\/amd64, linux\/arm64\/v8$/);
