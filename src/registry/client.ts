@@ -38,7 +38,7 @@ export class RegistryRepository implements RepositoryClient {
       headers: { accept: MANIFEST_ACCEPT },
       what,
       handle: async (res, url) => {
-        const body = await readBody(res, MANIFEST_BODY_CAP, { what, registry: this.registry, url });
+        const body = await readBody(res, MANIFEST_BODY_CAP, { what, registry: this.registry, url, idleMs: this.session.transport.idleMs });
         const claimed = res.headers['docker-content-digest'];
         const judged = judgeManifest(body, {
           what,
@@ -73,7 +73,7 @@ export class RegistryRepository implements RepositoryClient {
       headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
       what,
       handle: async (res, url) => {
-        const ctx = { what, registry: this.registry, url };
+        const ctx = { what, registry: this.registry, url, idleMs: this.session.transport.idleMs };
         const length = Number(res.headers['content-length']);
         if (res.statusCode === 206) {
           const range = parseContentRange(res.headers['content-range']);

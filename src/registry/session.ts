@@ -26,6 +26,8 @@ export interface SessionOptions extends RegistryClientOptions {
   /** Host:port that serves the API ("registry-1.docker.io" for docker.io). */
   apiHost: string;
   repository: string;
+  /** Headers and body idle limit (tests shorten it). */
+  idleTimeoutMs?: number;
 }
 
 export interface RequestSpec<T> {
@@ -54,7 +56,7 @@ export class Session {
     this.registry = o.registry;
     this.repository = o.repository;
     this.httpAllowed = !!o.insecure || isLoopbackHost(o.apiHost);
-    this.transport = new Transport({ registry: o.registry, ca: o.ca, insecure: o.insecure, signal: o.signal });
+    this.transport = new Transport({ registry: o.registry, ca: o.ca, insecure: o.insecure, signal: o.signal, idleTimeoutMs: o.idleTimeoutMs });
     this.retry = { attempts: o.retries ?? DEFAULT_ATTEMPTS, backoffMs: o.backoffMs ?? DEFAULT_BACKOFF_MS, signal: this.transport.signal, log: o.log };
     this.auth = new Authenticator({ registry: o.registry, repository: o.repository, keychain: o.keychain, transport: this.transport });
   }

@@ -65,7 +65,7 @@ export async function fetchToken(transport: Transport, r: TokenRequest): Promise
     }
   }
   const res = await transport.send({ url, method, headers, body });
-  const ctx = { what, registry: r.registry, url };
+  const ctx = { what, registry: r.registry, url, idleMs: transport.idleMs };
   const status = res.statusCode ?? 0;
   if (status === 401 || status === 403) {
     res.resume();

@@ -9,8 +9,8 @@ import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { OcimountError } from '../errors';
 import { networkError, redactUrl } from './errors';
 
-/** How long a request may wait for its response headers (connect, TLS, server think time). */
-export const HEADERS_TIMEOUT_MS = 60_000;
+/** How long a request may wait for its response headers, or a flowing body for its next byte. */
+export const IDLE_TIMEOUT_MS = 60_000;
 
 export interface TransportOptions {
   /** Registry name for messages ("127.0.0.1:5000"). */
@@ -19,7 +19,8 @@ export interface TransportOptions {
   /** Skip certificate verification. */
   insecure?: boolean;
   signal?: AbortSignal;
-  headersTimeoutMs?: number;
+  /** See IDLE_TIMEOUT_MS. */
+  idleTimeoutMs?: number;
 }
 
 export interface SendRequest {
@@ -57,12 +58,12 @@ export class Transport {
   readonly signal?: AbortSignal;
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
-  private readonly timeoutMs: number;
+  readonly idleMs: number;
 
   constructor(opts: TransportOptions) {
     this.registry = opts.registry;
     this.signal = linkedSignal(opts.signal);
-    this.timeoutMs = opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+    this.idleMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
     // Own agents: keep-alive across the many blob requests of one pull, and TLS
     // settings that never leak into the process-wide global agent.
     this.httpAgent = new http.Agent({ keepAlive: true });
@@ -108,8 +109,8 @@ export class Transport {
           resolve(res);
         },
       );
-      req.setTimeout(this.timeoutMs, () => {
-        const e = new Error(`no response within ${Math.round(this.timeoutMs / 1000)}s`) as NodeJS.ErrnoException;
+      req.setTimeout(this.idleMs, () => {
+        const e = new Error(`no response within ${Math.round(this.idleMs / 1000)}s`) as NodeJS.ErrnoException;
         e.code = 'ETIMEDOUT';
         req.destroy(e);
       });
