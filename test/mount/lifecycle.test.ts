@@ -16,10 +16,10 @@ function mounted(p: string): boolean {
   return mountsUnder(p).includes(p);
 }
 
-async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
-  for (let t = 0; t < ms; t += 50) {
+async function until(what: string, cond: () => boolean, ms = 20_000, step = 50): Promise<void> {
+  for (let t = 0; t < ms; t += step) {
     if (cond()) return;
-    await sleep(50);
+    await sleep(step);
   }
   assert.fail(`timed out waiting for ${what}`);
 }
@@ -163,7 +163,7 @@ test('a server killed in the middle of a copy-up leaves nothing half-copied in u
     const pid = Number(/server pid (\d+)/.exec(m.stdout)?.[1]);
     const writer = e.try(`echo tail >> ${e.mnt}/big`);
     // The copy-up is staged in the work dir: kill the server once it is there.
-    await until('a staged copy-up', () => fs.readdirSync(e.work).some((n) => n.startsWith('ocimount-cu-')), 20_000);
+    await until('a staged copy-up', () => fs.readdirSync(e.work).some((n) => n.startsWith('ocimount-cu-')), 20_000, 2);
     process.kill(pid, 'SIGKILL');
     assert.notEqual((await writer).code, 0);
     assert.equal(fs.existsSync(path.join(e.upper, 'big')), false, 'a half-copied file is visible in upper');
