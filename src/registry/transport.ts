@@ -5,6 +5,7 @@
 import { setMaxListeners } from 'node:events';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import * as tls from 'node:tls';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { OcimountError } from '../errors';
 import { networkError, redactUrl } from './errors';
@@ -69,7 +70,8 @@ export class Transport {
     this.httpAgent = new http.Agent({ keepAlive: true });
     this.httpsAgent = new https.Agent({
       keepAlive: true,
-      ...(opts.ca ? { ca: opts.ca } : {}),
+      // Added to the system roots, not instead of them: a token realm may sit on a public host.
+      ...(opts.ca ? { ca: [...tls.rootCertificates, String(opts.ca)] } : {}),
       rejectUnauthorized: !opts.insecure,
     });
   }
