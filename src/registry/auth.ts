@@ -43,11 +43,6 @@ export class Authenticator {
     this.token = undefined;
   }
 
-  /** Forget the token (the registry refused it). */
-  invalidate(): void {
-    this.token = undefined;
-  }
-
   get scheme(): string | undefined {
     return this.challenge?.scheme;
   }

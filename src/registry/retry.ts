@@ -4,6 +4,7 @@
 import { debuglog } from 'node:util';
 import { isOcimountError } from '../errors';
 import { backoffDelay, MAX_RETRY_AFTER_MS, sleep } from './backoff';
+import { abortReason } from './transport';
 
 const debug = debuglog('ocimount:registry');
 
@@ -28,7 +29,9 @@ export async function withRetries<T>(fn: (attempt: number) => Promise<T>, o: Ret
     try {
       return await fn(attempt);
     } catch (e) {
-      if (o.signal?.aborted || !isRetryable(e) || attempt + 1 >= attempts) throw e;
+      // Whatever broke once we were aborted (a body cut short, a reset), the abort is the story.
+      if (o.signal?.aborted) throw abortReason(o.signal);
+      if (!isRetryable(e) || attempt + 1 >= attempts) throw e;
       const err = e as { code: string; message: string; details: Record<string, unknown> };
       const retryAfter = typeof err.details.retryAfterMs === 'number' ? err.details.retryAfterMs : undefined;
       // A Retry-After beyond the cap means "not today": fail now rather than hang.

@@ -19,11 +19,11 @@ test('stalled and slow bodies', async (t) => {
   const reg = await startRegistry({ auth: 'none' });
   t.after(() => reg.stop());
   const big = await pushBigImage(reg, 's/big:v1');
-  const state = { stall: true };
+  const state: { stall: boolean; onStall?: () => void } = { stall: true };
   const proxy = http.createServer((req, res) => {
     const up = http.request({ host: '127.0.0.1', port: reg.port, method: req.method, path: req.url, headers: { ...req.headers, host: `127.0.0.1:${reg.port}` } }, (ures) => {
       res.writeHead(ures.statusCode ?? 502, ures.headers);
-      if (!state.stall || !/\/blobs\//.test(req.url ?? '')) {
+      if (!state.stall || !/\/(blobs|manifests)\//.test(req.url ?? '')) {
         ures.pipe(res);
         return;
       }
@@ -31,7 +31,7 @@ test('stalled and slow bodies', async (t) => {
       ures.on('data', (c: Buffer) => {
         const part = c.subarray(0, Math.max(0, 65536 - sent));
         sent += part.length;
-        if (part.length) res.write(part);
+        if (part.length) res.write(part, () => sent >= 65536 && state.onStall?.());
       });
     });
     up.on('error', () => res.socket?.destroy());
@@ -59,6 +59,16 @@ test('stalled and slow bodies', async (t) => {
     state.stall = false;
     const rest = await repo.blob(big.layerDigest, { offset: 65536 });
     assert.equal(sha256(Buffer.concat([...got, await readAll(rest.stream)])), big.layerDigest);
+  });
+
+  await t.test('an abort while a manifest body is stalled rejects with the abort', async () => {
+    state.stall = true;
+    const ac = new AbortController();
+    state.onStall = () => ac.abort();
+    const aborting = new RegistryRepository({ registry: host, apiHost: host, repository: 's/big', retries: 2, backoffMs: 5, signal: ac.signal });
+    const e = await rejection(aborting.manifest('v1'));
+    state.onStall = undefined;
+    assert.equal(e.name, 'AbortError');
   });
 
   await t.test('a consumer that pauses longer than the idle time is not cut off', async () => {
