@@ -218,6 +218,12 @@ export class OverlayFs {
     else fs.writeFileSync(`${p}/${OPAQUE_MARKER}`, '', { mode: 0o600 });
   }
 
+  /** Whether the directory holding `rel` has parts in lower layers. */
+  private mergedParent(rel: string): boolean {
+    const p = this.stack.lookup(splitRel(rel)[0]);
+    return typeof p !== 'string' && (p.dirLayers ?? []).some((l) => l !== 0);
+  }
+
   /** Empties an upper directory that holds only whiteouts and markers (the merged view shows it empty). */
   private purgeUpperDir(rel: string): void {
     const p = this.upper(rel);
@@ -561,7 +567,9 @@ export class OverlayFs {
       if (replaced) this.removeUpper(this.upper(relDst), () => fs.renameSync(this.real(up), this.upper(relDst)));
       else fs.renameSync(this.real(up), this.upper(relDst));
       const dstBelow = this.stack.existsBelow(relDst, 0);
-      if (rs.dirLayers && dstBelow) this.makeOpaque(relDst);
+      // As the kernel overlay: a directory moved into a merged parent is opaque, so a
+      // lower entry of its new name (today's layers or tomorrow's) never shows through it.
+      if (rs.dirLayers && (dstBelow || this.mergedParent(relDst))) this.makeOpaque(relDst);
       if (srcBelow) this.makeWhiteout(rs.rel);
       this.stack.invalidate();
     });
