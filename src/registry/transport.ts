@@ -12,6 +12,7 @@ import { networkError, redactUrl } from './errors';
 
 /** How long a request may wait for its response headers, or a flowing body for its next byte. */
 export const IDLE_TIMEOUT_MS = 60_000;
+const FREE_SOCKET_TIMEOUT_MS = 15_000;
 
 export interface TransportOptions {
   /** Registry name for messages ("127.0.0.1:5000"). */
@@ -67,9 +68,11 @@ export class Transport {
     this.idleMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
     // Own agents: keep-alive across the many blob requests of one pull, and TLS
     // settings that never leak into the process-wide global agent.
-    this.httpAgent = new http.Agent({ keepAlive: true });
+    // Idle sockets close after a while, so clients nobody closes leave nothing behind.
+    this.httpAgent = new http.Agent({ keepAlive: true, timeout: FREE_SOCKET_TIMEOUT_MS });
     this.httpsAgent = new https.Agent({
       keepAlive: true,
+      timeout: FREE_SOCKET_TIMEOUT_MS,
       // Added to the system roots, not instead of them: a token realm may sit on a public host.
       ...(opts.ca ? { ca: [...tls.rootCertificates, String(opts.ca)] } : {}),
       rejectUnauthorized: !opts.insecure,
