@@ -239,7 +239,8 @@ export async function pull(refText: string, dir: string, opts: PullOptions = {})
       manifestDigest: inLayoutOf(chosen).digest,
       sourceDigest: (opts.allPlatforms ? topDesc : chosen).digest,
       ...(chosenPlatform ? { platform: chosenPlatform } : {}),
-      layoutRef: tag ? `${layout}:${tag}` : `${layout}@${entry.digest}`,
+      // A ref.name with "/" or ":" (the store names entries by full reference) cannot follow "DIR:".
+      layoutRef: tag && !/[/:]/.test(tag) ? `${layout}:${tag}` : `${layout}@${entry.digest}`,
       blobs: tally,
     };
   } catch (err) {
