@@ -105,7 +105,7 @@ function parseDoc(m: FetchedManifest, what: string): { doc: Manifest & Index; ki
 function keychainFor(opts: PullOptions, registry: string): Keychain {
   const base = opts.keychain ?? defaultKeychain();
   if (!opts.credentials) return base;
-  return multiKeychain(staticKeychain({ kind: 'basic', ...opts.credentials }, registry), base ?? anonymous);
+  return multiKeychain(staticKeychain({ kind: 'basic', ...opts.credentials }, registry), base);
 }
 
 /** Runs tasks with at most n at once; on the first failure stops starting new ones, waits for the rest, and throws it. */
