@@ -4,7 +4,7 @@
 // the index.json entry last, so a pull that fails leaves nothing a later run
 // trusts (blobs already verified stay and are reused).
 import { OcimountError, isOcimountError } from './errors';
-import { anonymous, multiKeychain, staticKeychain, defaultKeychain } from './auth';
+import { defaultKeychain, multiKeychain, staticKeychain } from './auth';
 import type { Keychain } from './auth';
 import { formatPlatform, hostPlatform, parsePlatform, selectPlatform } from './image/platform';
 import { isIndexMediaType, isManifestMediaType } from './image/types';
