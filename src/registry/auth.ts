@@ -34,13 +34,17 @@ export class Authenticator {
     return this.credential;
   }
 
-  /** Takes a WWW-Authenticate header (ping or 401); a new challenge drops the cached token. */
-  challenged(header: string | string[] | undefined): void {
+  /**
+   * Takes a WWW-Authenticate header (ping or 401) and drops the cached token,
+   * unless the refused request carried an older one (a concurrent request has
+   * already replaced it).
+   */
+  challenged(header: string | string[] | undefined, refused?: string): void {
     const all = parseChallenges(header);
     // Bearer first: a registry offering both prefers tokens.
     const next = all.find((c) => c.scheme === 'bearer') ?? all.find((c) => c.scheme === 'basic');
     if (next) this.challenge = next;
-    this.token = undefined;
+    if (refused === undefined || !this.token || refused === `Bearer ${this.token.token}`) this.token = undefined;
   }
 
   get scheme(): string | undefined {

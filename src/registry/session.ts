@@ -138,7 +138,7 @@ export class Session {
         res.resume();
         if (!reauth) {
           // An expired token, or a challenge the ping did not show: learn it and try once more.
-          this.auth.challenged(challenge);
+          this.auth.challenged(challenge, authorization ?? '');
           continue;
         }
         const cred = await this.auth.resolveCredential();
