@@ -36,7 +36,14 @@ export async function writeFileAtomic(file: string, data: string | Buffer, opts:
       await fh.close();
     }
     if (opts.exclusive) {
-      await fsp.link(tmp, file);
+      try {
+        await fsp.link(tmp, file);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+        // No hard links here (some FUSE and FAT file systems): exclusive create, not atomic.
+        await fsp.writeFile(file, data, { flag: 'wx', mode: 0o644 });
+      }
       await fsp.rm(tmp, { force: true });
     } else {
       await fsp.rename(tmp, file);
