@@ -17,7 +17,7 @@ import { pullToStore } from '../../src/up/source';
 import { pull } from '../../src/pull';
 import { anonymous } from '../../src/auth';
 import { unpack } from '../../src/unpack';
-import { CLI, isRoot, makeTmp, ocimount, run } from '../helpers/env';
+import { CLI, UNPRIV_UID, isRoot, makeTmp, makeUserTmp, ocimount, run } from '../helpers/env';
 import { NO_CREDS_ENV, assertFailedCleanly, assertNoLeftovers, blobNames, pullCli, pushImage, readIndexJson, sh, slowProxy, tagsOf } from './helpers';
 
 function variant(tagText: string): ImageSpec {
@@ -306,6 +306,15 @@ test('pull through the CLI against the real registry', async (t) => {
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
     assert.deepEqual(tagsOf(dir), { v1: mini.manifestDigest, two: v2.manifestDigest });
+    assertNoLeftovers(dir);
+  });
+
+  await t.test('as an unprivileged user into a directory of its own', { skip: isRoot ? false : 'setpriv needs root' }, async () => {
+    const dir = path.join(makeUserTmp('pull-user'), 'l');
+    const r = await ocimount(['pull', '-q', `${reg.host}/mini-web:v1`, dir], { unprivileged: true, env: { ...NO_CREDS_ENV } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(fs.statSync(path.join(dir, 'index.json')).uid, UNPRIV_UID);
+    assert.deepEqual(tagsOf(dir), { v1: mini.manifestDigest });
     assertNoLeftovers(dir);
   });
 
