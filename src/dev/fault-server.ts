@@ -122,7 +122,11 @@ export async function startFaultServer(upstream: Pick<Registry, 'port' | 'blobDa
           }
         });
       });
-      ures.on('end', () => res.socket?.destroy());
+      // The cut happens in the write callback above, once the budget has gone out; a body
+      // shorter than the budget arrives whole (destroying here would race the last write).
+      ures.on('end', () => {
+        if (left > 0) res.end();
+      });
     });
     up.on('error', () => res.socket?.destroy());
     req.pipe(up);
