@@ -9,7 +9,7 @@ import type { Keychain } from './auth';
 import { formatPlatform, hostPlatform, parsePlatform, selectPlatform } from './image/platform';
 import { isIndexMediaType, isManifestMediaType } from './image/types';
 import type { Descriptor, Index, Manifest, Platform } from './image/types';
-import { initLayout, ociIndex, ociManifest, putIndexEntry, removeStaleTempBlobs, writeBlob, writeBlobBytes } from './layout';
+import { initLayout, ociIndex, ociManifest, putIndexEntry, readIndex, removeStaleTempBlobs, writeBlob, writeBlobBytes } from './layout';
 import { formatReference, parseReference } from './ref';
 import { openRepository } from './registry';
 import type { FetchedManifest, RepositoryClient } from './registry';
@@ -134,6 +134,7 @@ export async function pull(refText: string, dir: string, opts: PullOptions = {})
   const ref = parseReference(refText);
   const want = typeof opts.platform === 'string' ? parsePlatform(opts.platform) : (opts.platform ?? hostPlatform());
   const layout = await initLayout(dir);
+  readIndex(layout); // an unreadable index.json fails now, not after the download
   removeStaleTempBlobs(layout);
 
   // Our own controller: the caller's signal, or the first failed blob, stops every request.
