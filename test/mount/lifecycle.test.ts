@@ -83,6 +83,18 @@ for (const who of WHO) {
       const again = await e.cli(['umount', e.mnt]);
       assert.equal(again.code, 1);
       assert.match(again.stderr, /not mounted/);
+      // A foreground mount is also ended by `ocimount umount` (and by SIGINT, as Ctrl-C).
+      for (const end of ['umount', 'SIGINT'] as const) {
+        const c2 = spawn(full[0], full.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+        let err2 = '';
+        c2.stderr.on('data', (d) => (err2 += d));
+        const done = new Promise<number | null>((r) => c2.on('exit', (code) => r(code)));
+        await until('the foreground mount', () => mounted(e.mnt) && /serving/.test(err2));
+        if (end === 'umount') assert.equal((await e.cli(['umount', e.mnt])).code, 0);
+        else c2.kill('SIGINT');
+        assert.equal(await done, 0, `${end}: ${err2}`);
+        assert.equal(mounted(e.mnt), false, end);
+      }
     } finally {
       await teardown(e);
     }
