@@ -61,6 +61,8 @@ export const pullCommand: CommandModule<object, Args> = {
       });
       view.finish();
       process.stdout.write(`${res.layoutRef} ${res.digest}\n`);
+      // A Docker manifest is stored in OCI form: say so, with the digest the registry knows it by.
+      if (res.sourceDigest !== res.digest && !argv.quiet) process.stderr.write(`stored in OCI form; the registry's digest is ${res.sourceDigest}\n`);
     } catch (err) {
       view.finish();
       if (ac.signal.aborted) {
