@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { UNPRIV_GID, UNPRIV_UID, isRoot } from '../helpers/env';
-import { SESSION, conformanceImage, lines, makeEnv, mustMount, teardown, unpackImage, type Env } from './fixture';
+import { SESSION, conformanceImage, lines, makeEnv, mustMount, teardown, treeHash, unpackImage, type Env } from './fixture';
 
 /** The merged view as listed by the mount's own user: find's type, mode, owner, size, link target, and content hashes. */
 async function listing(e: Env, since: number): Promise<string[]> {
@@ -21,6 +21,8 @@ async function listing(e: Env, since: number): Promise<string[]> {
     // Directory sizes are the backing filesystem's; times set now differ by nature.
     if (f[1] === 'd') f[4] = '';
     f[6] = Number(f[6]) * 1000 >= since ? 'new' : String(Math.floor(Number(f[6])));
+    // Trees `mv` copied get their times through utimensat with two times (see kernel-diff): left out.
+    if (/^\.\/(etc2|lowdir4)\//.test(f[0])) f[6] = '';
     return f.join('|');
   });
 }
@@ -29,8 +31,10 @@ test('the same session on a rootless mount and on a root mount ends with the sam
   const R = makeEnv('root', 'rdiff-root');
   const U = makeEnv('user', 'rdiff-user');
   try {
+    const before: string[] = [];
     for (const e of [R, U]) {
       await unpackImage(e, conformanceImage());
+      before.push(treeHash(e.layers));
       await mustMount(e);
     }
     const since = Date.now() - 1000;
@@ -43,6 +47,7 @@ test('the same session on a rootless mount and on a root mount ends with the sam
       assert.equal(u.code === 0, r.code === 0, `${cmd}: root ${r.code} ${r.stderr.trim()} / user ${u.code} ${u.stderr.trim()}`);
     }
     assert.deepEqual(await listing(U, since), await listing(R, since));
+    assert.deepEqual([treeHash(R.layers), treeHash(U.layers)], before, 'a lower layer changed');
   } finally {
     await teardown(R);
     await teardown(U);
