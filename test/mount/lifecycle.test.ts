@@ -113,7 +113,11 @@ for (const who of WHO) {
       const argv = ['sh', '-c', `cd ${e.mnt}/d && echo in && exec sleep 600`];
       const full = who === 'user' ? asUser(argv) : argv;
       holder = spawn(full[0], full.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
-      await new Promise((r) => holder!.stdout!.once('data', r));
+      const entered = await new Promise<boolean>((r) => {
+        holder!.stdout!.once('data', () => r(true));
+        holder!.once('exit', () => r(false));
+      });
+      assert.ok(entered, 'the holder could not enter the mount');
       const r = await e.cli(['umount', e.mnt]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /busy/);
