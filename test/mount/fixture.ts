@@ -131,11 +131,11 @@ export function makeEnv(who: Who, prefix: string): Env {
 }
 
 /** Writes the image to a layout and unpacks it with the CLI as the env's user (overlay format as root, oci rootless). */
-export async function unpackImage(e: Env, spec: ImageSpec): Promise<void> {
+export async function unpackImage(e: Env, spec: ImageSpec, extra: string[] = []): Promise<void> {
   const layout = path.join(makeTmp('layout'), 'img');
   writeImage(layout, spec, { tag: 't' });
-  const args = ['unpack', '-q', `${layout}:t`, e.layers];
-  if (e.who === 'root') args.push('--format', 'overlay');
+  const args = ['unpack', '-q', `${layout}:t`, e.layers, ...extra];
+  if (e.who === 'root' && !extra.includes('--format')) args.push('--format', 'overlay');
   const r = await e.cli(args);
   assert.equal(r.code, 0, r.stderr);
 }

@@ -210,6 +210,26 @@ test('a user mounting on a directory it cannot write gets a clear PERMISSION mes
   }
 });
 
+test('a user cannot mount layers root unpacked for the kernel overlay (trusted.* opaque marks it cannot read)', { skip: process.getuid?.() === 0 ? false : 'needs root to unpack' }, async () => {
+  const e = makeEnv('user', 'trusted-opaque');
+  try {
+    const rootUnpack = makeEnv('root', 'trusted-opaque-layers');
+    await unpackImage(rootUnpack, conformanceImage()); // overlay format, as root
+    const r = await e.cli(['mount', rootUnpack.layers, e.mnt, '--read-only']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /unpacked for the kernel overlay .*trusted\.overlay\.opaque.* cannot read: mount it as root, or unpack it again as this user \(--format oci\) or with --userxattr/);
+    assert.equal(mounted(e.mnt), false);
+    // Unpacked with --userxattr, the user can read the marks and mount.
+    const ux = makeEnv('root', 'userxattr-layers');
+    await unpackImage(ux, conformanceImage(), ['--format', 'overlay', '--userxattr']);
+    const ok = await e.cli(['mount', ux.layers, e.mnt, '--read-only']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(await e.sh(`ls -A ${e.mnt}/opq ${e.mnt}/d | tr '\\n' ' '`), `${e.mnt}/d: b c keep  ${e.mnt}/opq: new `);
+  } finally {
+    await teardown(e);
+  }
+});
+
 test('/dev/fuse not accessible to the user: a PERMISSION message that says how to fix it', { skip: process.getuid?.() === 0 ? false : 'needs root to chmod /dev/fuse' }, async () => {
   const e = makeEnv('user', 'devfuse');
   const mode = fs.statSync('/dev/fuse').mode & 0o7777;

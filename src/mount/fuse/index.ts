@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { OcimountError } from '../../errors';
 import { traceTable, openTraceSink } from '../../trace/trace';
+import { RECORD_FILE, readLayersRecord } from '../../layers/record';
 import { layerDescs } from '../lowers';
 import type { MountSpec } from '../spec';
 import { mountAt, readMountState, removeMountState, statePaths, writeMountState } from '../state';
@@ -63,6 +64,17 @@ export function checkFuseSpec(spec: MountSpec): void {
     });
   }
   if (spec.lowerdirs.length === 0) throw new OcimountError('USAGE', 'no lower layers given');
+  if (process.getuid!() !== 0 && spec.layersDir && fs.existsSync(path.join(spec.layersDir, RECORD_FILE))) {
+    const rec = readLayersRecord(spec.layersDir);
+    // Without CAP_SYS_ADMIN, trusted.* xattrs cannot be read: opaque directories would leak their lower contents.
+    if (rec.format === 'overlay' && !rec.userxattr) {
+      throw new OcimountError(
+        'PERMISSION',
+        `${spec.layersDir} was unpacked for the kernel overlay (opaque directories marked with trusted.overlay.opaque), which uid ${process.getuid!()} cannot read: mount it as root, or unpack it again as this user (--format oci) or with --userxattr`,
+        { layersDir: spec.layersDir },
+      );
+    }
+  }
   for (const l of spec.lowerdirs) mustBeDir(l, 'layer');
   if (!spec.readOnly) {
     if (!spec.upper || !spec.work) throw new OcimountError('USAGE', 'a writable mount needs --upper and --work (or use --read-only)');
