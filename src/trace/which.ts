@@ -1,6 +1,9 @@
 // `ocimount which`: how one path resolves through the layers, without mounting.
 // Uses the same overlay model as the FUSE server, on the same FsView.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { OcimountError } from '../errors';
+import { RECORD_FILE, readLayersRecord } from '../layers/record';
 import { layerDescs } from '../mount/lowers';
 import type { MountSpec } from '../mount/spec';
 import { diskView } from '../mount/view';
@@ -40,6 +43,13 @@ function typeName(st: StatLike, ovType?: number): WhichRow['holds'] {
 
 /** Resolves `p` (absolute inside the image, e.g. /app/version.txt) through the spec's layers. */
 export function which(spec: Pick<MountSpec, 'lowerdirs' | 'layersDir' | 'upper' | 'readOnly'>, p: string): WhichResult {
+  if (process.getuid!() !== 0 && spec.layersDir && fs.existsSync(path.join(spec.layersDir, RECORD_FILE))) {
+    const rec = readLayersRecord(spec.layersDir);
+    // The same blind spot a FUSE mount refuses: trusted.* opaque marks are unreadable without CAP_SYS_ADMIN.
+    if (rec.format === 'overlay' && !rec.userxattr) {
+      throw new OcimountError('PERMISSION', `${spec.layersDir} marks opaque directories with trusted.overlay.opaque, which uid ${process.getuid!()} cannot read: run this as root`);
+    }
+  }
   const full = { backend: 'fuse' as const, target: '/', ...spec, readOnly: spec.readOnly ?? !spec.upper };
   const stack = new LayerStack(layerDescs(full), diskView(), { upperOverride: true });
   const rel = p.split('/').filter((c) => c && c !== '.').join('/');

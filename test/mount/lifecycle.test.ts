@@ -219,6 +219,9 @@ test('a user cannot mount layers root unpacked for the kernel overlay (trusted.*
     assert.equal(r.code, 1);
     assert.match(r.stderr, /unpacked for the kernel overlay .*trusted\.overlay\.opaque.* cannot read: mount it as root, or unpack it again as this user \(--format oci\) or with --userxattr/);
     assert.equal(mounted(e.mnt), false);
+    const w = await e.cli(['which', rootUnpack.layers, '/opq/old']);
+    assert.equal(w.code, 1);
+    assert.match(w.stderr, /trusted\.overlay\.opaque, which uid \d+ cannot read: run this as root/);
     // Unpacked with --userxattr, the user can read the marks and mount.
     const ux = makeEnv('root', 'userxattr-layers');
     await unpackImage(ux, conformanceImage(), ['--format', 'overlay', '--userxattr']);
