@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { OcimountError } from '../../errors';
 import { traceTable, openTraceSink } from '../../trace/trace';
 import { RECORD_FILE, readLayersRecord } from '../../layers/record';
-import { layerDescs } from '../lowers';
+import { layerDescs, layersRootless } from '../lowers';
 import type { MountSpec } from '../spec';
 import { mountAt, readMountState, removeMountState, statePaths, writeMountState } from '../state';
 import { fuseMount } from './adapter';
@@ -99,7 +99,7 @@ export async function serve(spec: MountSpec): Promise<ServeHandle> {
   const privileged = process.getuid!() === 0;
   if (!spec.readOnly) cleanWork(spec.work!);
   if (!spec.readOnly && !privileged) adoptRootRecord(spec.upper!, spec.lowerdirs);
-  const ofs = new OverlayFs({ layers: layerDescs(spec), work: spec.work, privileged });
+  const ofs = new OverlayFs({ layers: layerDescs(spec), work: spec.work, privileged, ...(!privileged && layersRootless(spec) ? { symlinkOwner: { uid: 0, gid: 0 } } : {}) });
   let table = opTable(ofs);
   if (spec.trace !== undefined) table = traceTable(table, ofs, openTraceSink(spec.trace));
   // Modes asked for by clients arrive with their umask already applied; ours must not strip more.

@@ -15,6 +15,7 @@ import {
   S_IFCHR,
   S_IFDIR,
   S_IFMT,
+  S_IFLNK,
   S_IFREG,
   WH_PREFIX,
   formatOverride,
@@ -74,6 +75,11 @@ export interface OverlayFsOptions {
   work?: string;
   /** Root: real chown/mknod, char-device whiteouts, trusted.overlay.opaque. Else .wh. files and override_stat. */
   privileged: boolean;
+  /**
+   * Owner shown for lower symlinks without a record: a rootless unpack cannot record
+   * a symlink's owner (no user.* xattrs on symlinks), and an image's are root's.
+   */
+  symlinkOwner?: { uid: number; gid: number };
 }
 
 /** Reported to a tracer: the layer that answered the last lookup and copy-ups done. */
@@ -89,6 +95,7 @@ export class OverlayFs {
   readonly readOnly: boolean;
   readonly notes: OpNotes = { copyUps: [] };
   private readonly cu: CopyUpContext | undefined;
+  private readonly symlinkOwner: { uid: number; gid: number } | undefined;
   /** Read-only fds open on lower files, by path: a copy-up moves them to the copy. */
   private readonly lowerReaders = new Map<string, Set<number>>();
   private readonly readerPath = new Map<number, string>();
@@ -98,6 +105,7 @@ export class OverlayFs {
 
   constructor(opts: OverlayFsOptions) {
     this.privileged = opts.privileged;
+    this.symlinkOwner = opts.symlinkOwner;
     this.stack = new LayerStack(opts.layers, diskView(), { upperOverride: !opts.privileged });
     this.dirents = new ReaddirCache(this.stack);
     this.readOnly = !this.stack.hasUpper;
@@ -131,7 +139,12 @@ export class OverlayFs {
     const st = this.statOf(r);
     if (!st) return undefined;
     const origin = r.layer === 0 && !r.dirLayers ? st : r.origin;
-    return presentStat(r, st, origin, this.inodes);
+    const p = presentStat(r, st, origin, this.inodes);
+    if (this.symlinkOwner && (p.mode & S_IFMT) === S_IFLNK && !r.entry.ov && this.stack.layers[r.layer].immutable) {
+      p.uid = this.symlinkOwner.uid;
+      p.gid = this.symlinkOwner.gid;
+    }
+    return p;
   }
 
   /**
