@@ -27,6 +27,18 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 fi
+# fuse-native 2.2.6 sends the access time as the modification time to utimens and
+# does not tell handlers who is calling. Our two-part fix (scripts/patches/) is built
+# from source over the prebuilt binary (node-gyp-build prefers build/Release).
+fn=node_modules/fuse-native
+if ! grep -q fuse_native_caller "$fn/fuse-native.c"; then
+  patch -s -d "$fn" -p1 --forward < scripts/patches/fuse-native-2.2.6.patch
+  rm -rf "$fn/build"
+fi
+if [ ! -f "$fn/build/Release/fuse.node" ]; then
+  echo "setup: building fuse-native with scripts/patches/fuse-native-2.2.6.patch" >&2
+  npm run --silent build:fuse-native >/dev/null
+fi
 echo "setup: building native addon and TypeScript" >&2
 npm run --silent build >/dev/null
 

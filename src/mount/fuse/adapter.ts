@@ -4,6 +4,15 @@ import type { OpTable } from './ops';
 import { encodeDirents, type DirentSource } from './dirent';
 // eslint-disable-next-line @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any
 const Fuse: new (...args: any[]) => any = require('fuse-native');
+// fuse-native's binding (the module already loaded above): with scripts/patches
+// applied it says who made the request whose handler is running.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const binding = require('node-gyp-build')(require('node:path').dirname(require.resolve('fuse-native/package.json')));
+
+/** uid and gid of the caller of the operation being handled (only valid in a handler's synchronous part). */
+export function caller(): [number, number] | undefined {
+  return typeof binding.fuse_native_caller === 'function' ? (binding.fuse_native_caller() as [number, number]) : undefined;
+}
 
 const ERANGE = -34;
 const ENODATA = -61;

@@ -35,6 +35,7 @@ import { diskView } from '../view';
 import { copyUpEntry, type CopyUpContext } from './copyup';
 import { encodeDirents, type DirentSource } from './dirent';
 import { ReaddirCache } from './readdir-cache';
+import { caller } from './adapter';
 
 type Cb = (err: number, ...rest: unknown[]) => void;
 
@@ -191,6 +192,20 @@ export class OverlayFs {
     const st = this.stack.view.lstat(abs);
     fn();
     if (st && st.nlink <= 1) this.inodes.forget(st.dev, st.ino);
+  }
+
+  /**
+   * A root-served mount creates entries as root; they must belong to whoever asked
+   * (the kernel already checked that they may), as on any filesystem, or a user of an
+   * --allow-other mount would make root-owned files, setuid ones included. A setgid
+   * directory passes its group on, as the kernel does.
+   */
+  private ownNew(abs: string): void {
+    if (!this.privileged) return;
+    const who = caller();
+    if (!who || (who[0] === 0 && who[1] === 0)) return;
+    const parent = fs.statSync(abs.slice(0, abs.lastIndexOf('/')) || '/');
+    fs.lchownSync(abs, who[0], parent.mode & 0o2000 ? parent.gid : who[1]);
   }
 
   /** Prepares upper for a new name: parent copied up, any whiteout of the name removed. Returns whether one was. */
@@ -472,6 +487,7 @@ export class OverlayFs {
       const rel = relOf(path);
       this.prepareNew(rel);
       fd = fs.openSync(this.upper(rel), fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR, mode & 0o7777);
+      this.ownNew(this.upper(rel));
       if (this.keepUsable(this.upper(rel), mode & 0o7777, false)) this.stack.invalidate();
     } catch (err) {
       return cb(errnoOf(err));
@@ -495,6 +511,7 @@ export class OverlayFs {
       const rel = relOf(path);
       const hadWhiteout = this.prepareNew(rel);
       fs.mkdirSync(this.upper(rel), { mode: mode & 0o7777 });
+      this.ownNew(this.upper(rel));
       this.keepUsable(this.upper(rel), mode & 0o7777, true);
       // A directory made where a lower one was deleted must not show the old contents.
       if (hadWhiteout) this.makeOpaque(rel);
@@ -506,6 +523,7 @@ export class OverlayFs {
       const rel = relOf(path);
       this.prepareNew(rel);
       fs.symlinkSync(target, this.upper(rel));
+      this.ownNew(this.upper(rel));
     });
 
   mknod = (path: string, mode: number, dev: number, cb: Cb): void =>
@@ -516,6 +534,7 @@ export class OverlayFs {
       this.prepareNew(rel);
       if (type === S_IFREG || type === 0) fs.closeSync(fs.openSync(this.upper(rel), 'wx', mode & 0o7777));
       else native().mknod(this.upper(rel), mode, dev);
+      this.ownNew(this.upper(rel));
     });
 
   link = (src: string, dst: string, cb: Cb): void =>
