@@ -23,6 +23,7 @@ import { LOCAL_PREFIX, pullToStore } from './up/source';
 import type { PullAuth } from './up/source';
 import { storeDir } from './store';
 import { unpack } from './unpack';
+import { mkdirp } from './mkdirp';
 
 export interface BundlePaths {
   dir: string;
@@ -139,7 +140,7 @@ export async function up(imageRef: string, dir: string, opts: UpOptions = {}): P
   checkSameImage(paths, pulled.manifestDigest);
 
   step(`unpacking into ${paths.layers}`);
-  fs.mkdirSync(paths.dir, { recursive: true });
+  mkdirp(paths.dir);
   // The kernel reads only the overlay format; FUSE reads either.
   const format = opts.format ?? (opts.kernel ? 'overlay' : undefined);
   const unpacked = await unpack(pulled.layoutRef, paths.layers, {
@@ -161,7 +162,7 @@ export async function up(imageRef: string, dir: string, opts: UpOptions = {}): P
     ...(opts.userxattr || rec.userxattr ? { userxattr: true } : {}),
     ...(opts.allowOther ? { allowOther: true } : {}),
   };
-  for (const d of [spec.upper!, spec.work!, spec.target]) fs.mkdirSync(d, { recursive: true });
+  for (const d of [spec.upper!, spec.work!, spec.target]) mkdirp(d);
 
   step(`mounting ${paths.rootfs} (${backend})`);
   let server: UpResult['server'];

@@ -35,7 +35,9 @@ export function reportError(err: unknown): number {
     if (process.env.OCIMOUNT_DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
   } else if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code;
-    process.stderr.write(`ocimount: ${code ? `${code}: ` : ''}${err.message}\n`);
+    // Node's own errors already begin with their code ("ENOENT: no such file…").
+    const prefix = code && !err.message.startsWith(`${code}:`) ? `${code}: ` : '';
+    process.stderr.write(`ocimount: ${prefix}${err.message}\n`);
     if (process.env.OCIMOUNT_DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
   } else {
     process.stderr.write(`ocimount: ${String(err)}\n`);

@@ -14,6 +14,7 @@ import type { LayerSource } from './apply';
 import { RECORD_FILE, layerDir, writeLayersRecord } from './record';
 import type { LayerRecord, LayersRecord, WhiteoutFormat } from './record';
 import type { UnpackWarning } from './warnings';
+import { mkdirp } from '../mkdirp';
 
 export interface LayerProgress {
   layer: number;
@@ -100,7 +101,7 @@ export function resolveUnpackSettings(opts: { format?: WhiteoutFormat; userxattr
 
 /** Prepares LAYERS_DIR: creates it, checks it is ours, removes a killed run's leftovers. */
 function prepareDir(layersDir: string): void {
-  fs.mkdirSync(layersDir, { recursive: true });
+  mkdirp(layersDir);
   const names = fs.readdirSync(layersDir);
   const ours = names.includes(OWNER_FILE) || names.includes(RECORD_FILE);
   if (!ours && names.length > 0) {

@@ -9,6 +9,7 @@ import { MediaType } from '../image/types';
 import type { Index } from '../image/types';
 import { writeFileAtomic } from './atomic';
 import { INDEX_FILE, LAYOUT_VERSION, OCI_LAYOUT_FILE, blobsDir } from './paths';
+import { mkdirp } from '../mkdirp';
 
 function notALayout(dir: string, why: string): OcimountError {
   return new OcimountError('NOT_A_LAYOUT', `${dir} is not an OCI image layout (${why}); pull into a new or empty directory`, { dir });
@@ -50,7 +51,7 @@ export async function initLayout(dir: string): Promise<string> {
     const foreign = names.filter((n) => n !== 'blobs' && n !== INDEX_FILE && !n.startsWith(`.${INDEX_FILE}.tmp-`) && !n.startsWith(`.${OCI_LAYOUT_FILE}.tmp-`));
     if (foreign.length > 0) throw notALayout(dir, 'no oci-layout file, and it is not empty');
   }
-  await fsp.mkdir(blobsDir(layout), { recursive: true });
+  mkdirp(blobsDir(layout));
   // index.json first, oci-layout last: a directory with the marker always has an index.
   const empty: Index = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
   await ignoreExists(writeFileAtomic(path.join(layout, INDEX_FILE), JSON.stringify(empty, null, 2) + '\n', { exclusive: true }));

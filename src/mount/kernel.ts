@@ -10,6 +10,7 @@ import type { MountSpec } from './spec';
 import { hasCapSysAdmin } from './kernel/caps';
 import { mountAt, removeMountState, writeMountState } from './state';
 import { checkLayerCount, legacyData } from './kernel/options';
+import { mkdirp } from '../mkdirp';
 
 /** fsmount(2) attribute: read-only mount. */
 const MOUNT_ATTR_RDONLY = 0x1;
@@ -89,7 +90,7 @@ function prepareDirs(spec: MountSpec): void {
   }
   const writable = !!spec.upper && !spec.readOnly;
   if (writable && !spec.work) throw new OcimountError('USAGE', 'a writable kernel overlay needs a work dir next to its upper dir');
-  for (const d of writable ? [spec.upper!, spec.work!, spec.target] : [spec.target]) fs.mkdirSync(d, { recursive: true });
+  for (const d of writable ? [spec.upper!, spec.work!, spec.target] : [spec.target]) mkdirp(d);
   if (writable && fs.statSync(spec.upper!).dev !== fs.statSync(spec.work!).dev) {
     throw new OcimountError('USAGE', `the upper dir ${spec.upper} and work dir ${spec.work} must be on the same filesystem`);
   }

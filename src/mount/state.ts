@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { MountSpec } from './spec';
+import { mkdirp } from '../mkdirp';
 
 export interface MountState {
   version: 1;
@@ -20,7 +21,7 @@ export interface MountState {
 
 function usable(dir: string): boolean {
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    mkdirp(dir, 0o700);
     const st = fs.statSync(dir);
     return st.uid === process.getuid!() && st.isDirectory();
   } catch {

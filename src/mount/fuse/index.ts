@@ -12,6 +12,7 @@ import { mountAt, readMountState, removeMountState, statePaths, writeMountState 
 import { fuseMount } from './adapter';
 import { adoptRootRecord, cleanWork } from './copyup';
 import { OverlayFs, opTable } from './ops';
+import { mkdirp } from '../../mkdirp';
 
 export { OverlayFs, opTable } from './ops';
 
@@ -78,8 +79,8 @@ export function checkFuseSpec(spec: MountSpec): void {
   for (const l of spec.lowerdirs) mustBeDir(l, 'layer');
   if (!spec.readOnly) {
     if (!spec.upper || !spec.work) throw new OcimountError('USAGE', 'a writable mount needs --upper and --work (or use --read-only)');
-    fs.mkdirSync(spec.upper, { recursive: true });
-    fs.mkdirSync(spec.work, { recursive: true });
+    mkdirp(spec.upper);
+    mkdirp(spec.work);
     if (fs.statSync(spec.upper).dev !== fs.statSync(spec.work).dev) {
       throw new OcimountError('USAGE', `work dir ${spec.work} must be on the same filesystem as upper dir ${spec.upper}`);
     }
