@@ -219,9 +219,12 @@ export class TarParser {
   /** Call at end of input: throws TRUNCATED unless the archive ended on an entry boundary. */
   end(): void {
     if (this.state === 'end') return;
-    if (this.state === 'header' && this.hdrFill === 0) {
-      // No end-of-archive blocks but nothing cut either; Go's reader accepts this too.
-      // Integrity of the whole stream is the diff_id's job.
+    // Every entry complete, only the end-of-archive blocks (or the last entry's
+    // padding, or part of a zero block) missing: that is how Debian's umoci 0.4.7
+    // `insert` writes layers, and umoci reads them. Integrity of the whole stream is
+    // the diff_id's job: the layer fails if it differs from the image config.
+    const zeroTail = this.state === 'header' && this.hdrBuf.subarray(0, this.hdrFill).every((x) => x === 0);
+    if (zeroTail || this.state === 'pad') {
       this.state = 'end';
       return;
     }

@@ -205,6 +205,16 @@ test('truncated archives and corrupt headers are errors with codes', () => {
   }
   // ending on an entry boundary without the end-of-archive blocks is accepted (as Go's reader does)
   assert.equal(parse(full.subarray(0, 512 + 3072)).length, 1);
+  // so is ending right after the last body, before its padding (umoci 0.4.7 insert writes
+  // layers so), or inside the zero blocks; the body itself must be whole
+  const two = tarBuffer([{ type: 'dir', path: 'd/' }, { type: 'file', path: 'd/x', content: 'hi\n' }]);
+  const at = two.indexOf('hi\n');
+  for (const cut of [at + 3, at + 100, at + 512 + 26]) {
+    const got = parse(two.subarray(0, cut));
+    assert.deepEqual(got.map((e) => e.h.path), ['d/', 'd/x'], `cut at ${cut}`);
+    assert.equal(got[1].body.toString(), 'hi\n');
+  }
+  assert.throws(() => parse(two.subarray(0, at + 2)), (e: unknown) => isOcimountError(e, 'TRUNCATED') && /entry "d\/x"/.test((e as Error).message));
   const bad = Buffer.from(full);
   bad[10] ^= 0xff;
   assert.throws(() => parse(bad), (e: unknown) => isOcimountError(e, 'CORRUPT'));

@@ -16,7 +16,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { miniWeb, writeImage } from '../../src/dev/image-builder';
 import { unpack } from '../../src/index';
 import { asUser, makeTmp, makeUserTmp, ocimount } from '../helpers/env';
@@ -55,4 +57,24 @@ test('rootless (both as the unprivileged user): same tree once our recorded mode
   // and on disk the modes really differ where the comment above says
   assert.equal(viewOf(path.join(dir, 'L/0')).get('ro/secret')?.split(' ')[1], '0600');
   assert.equal(viewOf(path.join(dir, 'bundle/rootfs')).get('ro/secret')?.split(' ')[1], '0000');
+});
+
+test('an image umoci built (init, new, insert) unpacks to what was inserted, although its tars lack the end blocks', async () => {
+  const base = makeTmp('umoci-built');
+  const layout = path.join(base, 'lay');
+  const src = path.join(base, 'src');
+  fs.mkdirSync(path.join(src, 'etc', 'sub'), { recursive: true });
+  fs.writeFileSync(path.join(src, 'etc', 'x'), 'hi\n');
+  fs.writeFileSync(path.join(src, 'etc', 'sub', 'y'), 'there\n');
+  execFileSync('umoci', ['init', '--layout', layout], { stdio: 'pipe' });
+  execFileSync('umoci', ['new', '--image', `${layout}:t1`], { stdio: 'pipe' });
+  execFileSync('umoci', ['insert', '--image', `${layout}:t1`, path.join(src, 'etc'), '/etc'], { stdio: 'pipe' });
+  // What umoci 0.4.7 writes: the last body with no padding and no end-of-archive blocks.
+  const manifest = JSON.parse(fs.readFileSync(path.join(layout, 'blobs/sha256', JSON.parse(fs.readFileSync(path.join(layout, 'index.json'), 'utf8')).manifests[0].digest.slice(7)), 'utf8'));
+  const tar = zlib.gunzipSync(fs.readFileSync(path.join(layout, 'blobs/sha256', manifest.layers[0].digest.slice(7))));
+  assert.notEqual(tar.length % 512, 0, 'umoci wrote a complete archive: this test no longer covers the short form');
+  const r = await ocimount(['unpack', '-q', `${layout}:t1`, path.join(base, 'L')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(fs.readFileSync(path.join(base, 'L/0/etc/x'), 'utf8'), 'hi\n');
+  assert.equal(fs.readFileSync(path.join(base, 'L/0/etc/sub/y'), 'utf8'), 'there\n');
 });
