@@ -14,7 +14,7 @@ import type { LayersRecord, WhiteoutFormat } from './layers/record';
 import type { LayerProgress } from './layers/unpack-layers';
 import type { UnpackWarning } from './layers/warnings';
 import { mountFuse } from './mount/fuse';
-import { mountKernel } from './mount/kernel';
+import { checkKernelMountAllowed, mountKernel } from './mount/kernel';
 import { lowerdirsOf } from './mount/lowers';
 import type { MountSpec } from './mount/spec';
 import { mountAt, readMountState } from './mount/state';
@@ -133,6 +133,8 @@ export async function up(imageRef: string, dir: string, opts: UpOptions = {}): P
     });
   }
   const backend = opts.kernel ? 'kernel' : 'fuse';
+  // Say it before pulling and unpacking, which would be wasted (and leave a half bundle).
+  if (opts.kernel) checkKernelMountAllowed();
   const store = storeDir(opts.store);
 
   step(imageRef.startsWith(LOCAL_PREFIX) ? `reading ${imageRef}` : `pulling ${imageRef} into ${store}`);

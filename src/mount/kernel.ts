@@ -31,6 +31,11 @@ export interface KernelMountResult {
 
 const FUSE_HINT = 'drop --kernel to mount with FUSE (the default), which needs no privileges';
 
+/** Fails early, before any work, when a kernel mount cannot be made by this process. */
+export function checkKernelMountAllowed(): void {
+  if (!hasCapSysAdmin()) throw permissionError();
+}
+
 function permissionError(cause?: unknown): OcimountError {
   return new OcimountError(
     'PERMISSION',

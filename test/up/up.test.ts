@@ -114,12 +114,18 @@ test('up --kernel without root: one PERMISSION error suggesting FUSE', { skip: i
   await sh(`chown -R 4242:4242 ${base}`);
   const dir = path.join(base, 'b');
   try {
-    const r = await ocimount(['up', ref, dir, '--kernel', '--store', path.join(base, 'store'), '--format', 'overlay', '--userxattr'], { unprivileged: true });
-    assert.equal(r.code, 1, r.stderr);
-    const lines = r.stderr.split('\n').filter((l) => l.startsWith('ocimount:'));
-    assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0], /needs root \(CAP_SYS_ADMIN\).*drop --kernel to mount with FUSE/);
-    assert.deepEqual(mountsUnder(base), []);
+    // With or without the flags a kernel mount would need: the privilege is named first,
+    // before anything is pulled or unpacked.
+    for (const extra of [[], ['--format', 'overlay', '--userxattr']]) {
+      const r = await ocimount(['up', ref, dir, '--kernel', '--store', path.join(base, 'store'), ...extra], { unprivileged: true });
+      assert.equal(r.code, 1, r.stderr);
+      const lines = r.stderr.split('\n').filter((l) => l.startsWith('ocimount:'));
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0], /needs root \(CAP_SYS_ADMIN\).*drop --kernel to mount with FUSE/);
+      assert.equal(fs.existsSync(dir), false, 'nothing made');
+      assert.equal(fs.existsSync(path.join(base, 'store')), false, 'nothing pulled');
+      assert.deepEqual(mountsUnder(base), []);
+    }
   } finally {
     unmountAll(base);
   }
