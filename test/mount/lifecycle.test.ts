@@ -152,6 +152,10 @@ for (const who of WHO) {
       const stale = await e.try(`ls ${e.mnt}`);
       assert.match(stale.stderr, /Transport endpoint is not connected/);
       assert.ok(mounted(e.mnt));
+      // Mounting again over the dead mount says what is there and what to do.
+      const again = await mount(e);
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /is a FUSE mount whose server is gone; run "ocimount umount/);
       const r = await e.cli(['umount', e.mnt]);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(mounted(e.mnt), false);

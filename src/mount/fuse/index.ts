@@ -1,6 +1,6 @@
 // Performing a FUSE overlay mount: checks that give clear errors, serving in
 // this process (serve), or in a detached background server (mountFuse).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { OcimountError } from '../../errors';
@@ -42,6 +42,10 @@ function mustBeDir(p: string, what: string): void {
   try {
     st = fs.statSync(p);
   } catch (err) {
+    // A FUSE mount whose server died answers every call with ENOTCONN.
+    if ((err as NodeJS.ErrnoException).code === 'ENOTCONN') {
+      throw new OcimountError('BUSY', `${what} ${p} is a FUSE mount whose server is gone; run "ocimount umount ${p}" first`, { path: p }, { cause: err });
+    }
     throw new OcimountError('NOT_FOUND', `${what} ${p} does not exist`, { path: p }, { cause: err });
   }
   if (!st.isDirectory()) throw new OcimountError('USAGE', `${what} ${p} is not a directory`, { path: p });
@@ -183,6 +187,23 @@ export async function mountFuse(spec: MountSpec, opts: { timeoutMs?: number } = 
 }
 
 /**
+ * Unmounts on a signal. A close right after a client's last call can find the mount
+ * still busy for a moment: retry for a while, then detach it lazily rather than exit
+ * and leave a mount whose server is gone.
+ */
+async function closeMount(target: string, close: () => Promise<void>): Promise<void> {
+  for (let i = 0; i < 20 && mountAt(target); i++) {
+    try {
+      await close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  if (mountAt(target)) spawnSync(process.getuid!() === 0 ? 'umount' : 'fusermount3', process.getuid!() === 0 ? ['-l', target] : ['-uz', target]);
+}
+
+/**
  * Serves a mount in this process until SIGINT/SIGTERM or until it is unmounted
  * from outside, recording it in the state file so `ocimount umount` finds it.
  * Resolves when the mount is gone.
@@ -205,9 +226,7 @@ export async function runServer(spec: MountSpec, onReady?: () => void): Promise<
       if (closing) return;
       closing = true;
       clearInterval(watch);
-      handle
-        .close()
-        .catch(() => undefined) // already unmounted from outside
+      closeMount(spec.target, () => handle.close())
         .finally(() => {
           if (readMountState(spec.target)?.pid === process.pid) removeMountState(spec.target);
           resolve();
