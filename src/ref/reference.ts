@@ -86,6 +86,8 @@ export function parseReference(input: string): Reference {
 
   const [registry, repository] = splitDomain(rest);
   if (registry !== DEFAULT_REGISTRY && !DOMAIN_RE.test(registry)) throw usage(input, `"${registry}" is not a valid registry host`);
+  const port = /:(\d+)$/.exec(registry)?.[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) throw usage(input, `port ${port} is not a TCP port (1-65535)`);
   if (repository === '' ) throw usage(input, 'the repository name is missing');
   if (repository.toLowerCase() !== repository && PATH_RE.test(repository.toLowerCase())) {
     throw usage(input, 'repository names must be lowercase');

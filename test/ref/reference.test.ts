@@ -95,3 +95,10 @@ test('loopback detection', () => {
   for (const h of ['localhost', 'localhost:5000', '127.0.0.1:5000', '127.0.0.2', '[::1]:5000', 'foo.localhost:1']) assert.equal(isLoopbackHost(h), true, h);
   for (const h of ['docker.io', '10.0.0.1:5000', 'registry-1.docker.io', '128.0.0.1', 'localhost.example.com']) assert.equal(isLoopbackHost(h), false, h);
 });
+
+test('a port outside 1-65535 is a usage error naming the port', () => {
+  for (const [input, port] of [['127.0.0.1:99999/x:y', '99999'], ['localhost:0/x', '0']]) {
+    assert.throws(() => parseReference(input), (e: unknown) => isOcimountError(e, 'USAGE') && (e as Error).message.includes(`port ${port} is not a TCP port`), input);
+  }
+  assert.equal(parseReference('localhost:65535/x').registry, 'localhost:65535');
+});
