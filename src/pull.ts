@@ -3,6 +3,8 @@
 // layers first (concurrently, bounded), then the manifests that name them, then
 // the index.json entry last, so a pull that fails leaves nothing a later run
 // trusts (blobs already verified stay and are reused).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { OcimountError, isOcimountError } from './errors';
 import { defaultKeychain, multiKeychain, staticKeychain } from './auth';
 import type { Keychain } from './auth';
@@ -129,10 +131,23 @@ async function runBounded<T>(items: T[], n: number, task: (item: T) => Promise<v
   if (failure) throw failure.err;
 }
 
+/** Removes a layout this run created when it holds no blob and no entry (verified blobs stay for a retry). */
+function removeIfEmptyLayout(layout: string): void {
+  try {
+    const blobs = fs.readdirSync(path.join(layout, 'blobs', 'sha256')).filter((n) => !n.startsWith('.'));
+    const index = JSON.parse(fs.readFileSync(path.join(layout, 'index.json'), 'utf8')) as Index;
+    if (blobs.length === 0 && index.manifests.length === 0) fs.rmSync(layout, { recursive: true, force: true });
+  } catch {
+    // not ours to judge: leave it
+  }
+}
+
 /** Pulls refText into the OCI layout dir (created when missing or empty). */
 export async function pull(refText: string, dir: string, opts: PullOptions = {}): Promise<PullResult> {
   const ref = parseReference(refText);
   const want = typeof opts.platform === 'string' ? parsePlatform(opts.platform) : (opts.platform ?? hostPlatform());
+  // A pull that fails before anything is kept must not leave a new, empty layout behind.
+  const existed = fs.existsSync(dir);
   const layout = await initLayout(dir);
   readIndex(layout); // an unreadable index.json fails now, not after the download
   removeStaleTempBlobs(layout);
@@ -245,6 +260,7 @@ export async function pull(refText: string, dir: string, opts: PullOptions = {})
       blobs: tally,
     };
   } catch (err) {
+    if (!existed) removeIfEmptyLayout(layout);
     // Ctrl-C: say so once, whatever request noticed first.
     if (opts.signal?.aborted && !isOcimountError(err, 'NO_SPACE')) {
       const reason = opts.signal.reason;
