@@ -10,6 +10,7 @@ import { diskView } from '../mount/view';
 import { LayerStack, S_IFMT, splitRel, type Hit, type StatLike } from '../overlay';
 
 export interface WhichRow {
+  /** Position in the stack, 0 = top (the upper dir when there is one); `label` names the image layer. */
   layer: number;
   label: string;
   /** What this layer holds at the path. */
@@ -101,7 +102,7 @@ export function formatWhich(w: WhichResult): string {
   const lines: string[] = [];
   if (w.answer) {
     const a = w.answer;
-    lines.push(`${w.path}: ${a.type}${a.type === 'file' ? `, ${a.size} bytes` : ''}, mode ${a.mode.toString(8).padStart(4, '0')}, owner ${a.uid}:${a.gid}, from layer ${a.label}`);
+    lines.push(`${w.path}: ${a.type}${a.type === 'file' ? `, ${a.size} bytes` : ''}, mode ${a.mode.toString(8).padStart(4, '0')}, owner ${a.uid}:${a.gid}, from ${a.label === 'upper' ? 'the upper dir' : `layer ${a.label}`}`);
   } else {
     lines.push(`${w.path}: ${w.error === 'ENOTDIR' ? 'not found (a parent is not a directory)' : 'not found'}`);
   }

@@ -20,6 +20,9 @@ test('the demo walks the scenario and prints every answer as correct', async () 
     for (const a of answers) assert.equal(a[2], 'correct', a[0]);
     assert.match(r.stdout, new RegExp(`^A: ${MINI_WEB_ANSWERS.topLevel.join(' ')} `, 'm'));
     assert.match(r.stdout, /^A: 1\.0\.1 /m);
+    // ocimount which names the layer that answers, before and after the write
+    assert.match(r.stdout, /^\/app\/version\.txt: file, 6 bytes, mode 0644, owner 0:0, from layer 2:sha256:[0-9a-f]{12}$/m);
+    assert.match(r.stdout, /^\/hello\.txt: file, 20 bytes, mode 0644, owner 0:0, from the upper dir$/m);
     assert.match(r.stdout, /All of the scenario's answers came out right/);
     assert.deepEqual(mountsUnder(base), []);
     // Without --keep the demo removes its directory.
