@@ -2,10 +2,11 @@
 // fusermount3 otherwise), stop the server recorded in its state file, and
 // forget the state. A dead FUSE server's mount is cleaned up the same way.
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { OcimountError } from '../errors';
 import { MNT_DETACH, isErrno, native } from '../native';
-import { isServerProcess, mountAt, readMountState, removeMountState } from './state';
+import { isServerProcess, mountAt, readMountState, removeMountState, statePaths } from './state';
 
 export interface UnmountOptions {
   /** Detach now, finish when no longer busy (umount -l). */
@@ -64,4 +65,7 @@ export async function unmount(target: string, opts: UnmountOptions = {}): Promis
   if (m) detach(abs, !!opts.lazy);
   if (state?.pid && state.pid !== process.pid) await stopServer(state.pid);
   removeMountState(abs);
+  // The server's log has served its purpose once the mount is gone, unless a trace
+  // went into it ("--trace" with no file): then it is the user's to read and remove.
+  if (state && state.spec?.trace !== '-') fs.rmSync(statePaths(abs).log, { force: true });
 }

@@ -147,9 +147,10 @@ export async function mount(e: Env, extra: string[] = [], opts: { lowerdir?: str
   return e.cli(['mount', ...src, ...rw, ...extra]);
 }
 
-export async function mustMount(e: Env, extra: string[] = [], opts: { lowerdir?: string; readOnly?: boolean } = {}): Promise<void> {
+export async function mustMount(e: Env, extra: string[] = [], opts: { lowerdir?: string; readOnly?: boolean } = {}): Promise<RunResult> {
   const r = await mount(e, extra, opts);
   assert.equal(r.code, 0, `mount as ${e.who}: ${r.stderr}`);
+  return r;
 }
 
 /** Ends the env's mount with the CLI (as its user), then removes anything left under base. */

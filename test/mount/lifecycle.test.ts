@@ -42,7 +42,9 @@ for (const who of WHO) {
       assert.equal(bad.code, 2, 'read-only with --upper is a usage error');
       // A mountpoint with files in it is mounted over (as mount -t overlay does) and shows them again after.
       await e.sh(`echo under > ${e.mnt}/under.txt`);
-      await mustMount(e, [], { readOnly: true });
+      const m = await mustMount(e, [], { readOnly: true });
+      const log = /, log (\S+)\)/.exec(m.stdout)?.[1] ?? '';
+      assert.ok(fs.existsSync(log), `server log ${log}`);
       assert.equal(await e.sh(`cat ${e.mnt}/f`), 'top\n');
       assert.notEqual((await e.try(`cat ${e.mnt}/under.txt`)).code, 0);
       // The kernel knows it is read-only: access(W_OK) says no, /proc/mounts says ro.
@@ -55,6 +57,7 @@ for (const who of WHO) {
       }
       assert.equal(fs.existsSync(e.upper), false);
       assert.equal((await e.cli(['umount', e.mnt])).code, 0);
+      assert.equal(fs.existsSync(log), false, 'umount removes the server log');
       assert.equal(await e.sh(`cat ${e.mnt}/under.txt`), 'under\n');
     } finally {
       await teardown(e);
