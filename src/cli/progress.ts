@@ -40,17 +40,21 @@ function rowText(r: Row, now: number): string {
 export function progressView(out: NodeJS.WriteStream, opts: { quiet?: boolean; tty?: boolean } = {}): ProgressView {
   if (opts.quiet) return { onProgress: () => undefined, finish: () => undefined };
   const rows = new Map<string, Row>();
+  /** The blob's row, updated; `ended` is set when it is done or skipped. */
+  const track = (p: PullProgress, now: number): Row => {
+    const r = rows.get(p.digest) ?? { p, started: now };
+    rows.set(p.digest, r);
+    r.p = p;
+    if (p.phase === 'done' || p.phase === 'skipped') r.ended = now;
+    return r;
+  };
   if (!(opts.tty ?? out.isTTY)) {
+    // Not a terminal: one line per blob, when it is finished.
     return {
       onProgress(p) {
         const now = Date.now();
-        const r = rows.get(p.digest) ?? { p, started: now };
-        rows.set(p.digest, r);
-        r.p = p;
-        if (p.phase === 'done' || p.phase === 'skipped') {
-          r.ended = now;
-          out.write(`${rowText(r, now)}\n`);
-        }
+        const r = track(p, now);
+        if (p.phase === 'done' || p.phase === 'skipped') out.write(`${rowText(r, now)}\n`);
       },
       finish: () => undefined,
     };
@@ -68,10 +72,7 @@ export function progressView(out: NodeJS.WriteStream, opts: { quiet?: boolean; t
   return {
     onProgress(p) {
       const now = Date.now();
-      const r = rows.get(p.digest) ?? { p, started: now };
-      rows.set(p.digest, r);
-      r.p = p;
-      if (p.phase === 'done' || p.phase === 'skipped') r.ended = now;
+      track(p, now);
       if (p.phase !== 'progress' || now - last >= 100) draw();
     },
     finish: draw,
