@@ -8,10 +8,10 @@ import * as path from 'node:path';
 import { OcimountError, isOcimountError } from './errors';
 import { defaultKeychain, multiKeychain, staticKeychain } from './auth';
 import type { Keychain } from './auth';
-import { formatPlatform, hostPlatform, parsePlatform, selectPlatform } from './image/platform';
+import { formatPlatform, hostPlatform, parsePlatform, platformMatches, selectPlatform } from './image/platform';
 import { isIndexMediaType, isManifestMediaType } from './image/types';
-import type { Descriptor, Index, Manifest, Platform } from './image/types';
-import { initLayout, ociIndex, ociManifest, putIndexEntry, readIndex, removeStaleTempBlobs, writeBlob, writeBlobBytes } from './layout';
+import type { Descriptor, ImageConfig, Index, Manifest, Platform } from './image/types';
+import { blobPath, initLayout, ociIndex, ociManifest, putIndexEntry, readIndex, removeStaleTempBlobs, writeBlob, writeBlobBytes } from './layout';
 import { formatReference, parseReference } from './ref';
 import { openRepository } from './registry';
 import type { FetchedManifest, RepositoryClient } from './registry';
@@ -230,6 +230,18 @@ export async function pull(refText: string, dir: string, opts: PullOptions = {})
       }
       progress({ ...base, phase: r.skipped ? 'skipped' : 'done', bytes: desc.size, resumed: r.resumed });
     };
+    // An image that is one manifest, not an index, names its platform only in its config:
+    // fetch that first when a platform was asked for, and refuse a different one.
+    if (topParsed.kind === 'manifest' && opts.platform !== undefined) {
+      const cfg = blobs.get(topParsed.doc.config.digest)!;
+      await fetchBlob(cfg);
+      blobs.delete(cfg.desc.digest);
+      const have = JSON.parse(fs.readFileSync(blobPath(layout, cfg.desc.digest), 'utf8')) as ImageConfig;
+      const havePlatform = { os: have.os ?? '', architecture: have.architecture ?? '', ...(have.variant ? { variant: have.variant } : {}) };
+      if (!platformMatches(want, havePlatform)) {
+        throw new OcimountError('NOT_FOUND', `${name} is a single-platform image for ${formatPlatform(havePlatform)}, not ${formatPlatform(want)}`, { platforms: [formatPlatform(havePlatform)] });
+      }
+    }
     await runBounded([...blobs.values()], opts.concurrency ?? 3, fetchBlob, () => ac.abort(new OcimountError('INTERNAL', 'stopped: another blob failed')));
 
     // Manifests (children first, then their index), in OCI form, then the entry that makes it all visible.

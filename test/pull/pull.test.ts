@@ -103,6 +103,16 @@ test('pull through the CLI against the real registry', async (t) => {
     assertNoLeftovers(dir);
   });
 
+  await t.test('a single-manifest image: --platform must match its config', async () => {
+    const base = makeTmp('pull-single-platform');
+    const bad = await pullCli(['-q', '--platform', 'linux/arm64', `${reg.host}/mini-web:v1`, path.join(base, 'a')]);
+    assertFailedCleanly(bad, path.join(base, 'a'), /^ocimount: .*mini-web:v1 is a single-platform image for linux\/amd64, not linux\/arm64$/);
+    const ok = await pullCli(['-q', '--platform', 'linux/amd64', `${reg.host}/mini-web:v1`, path.join(base, 'b')]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.deepEqual(Object.keys(tagsOf(path.join(base, 'b'))), ['v1']);
+    assert.equal(blobNames(path.join(base, 'b')).length, 5);
+  });
+
   await t.test('multi-platform index: host default, --platform linux/arm64, --all-platforms, a missing platform listed', async () => {
     const base = makeTmp('pull-multi');
     const src = path.join(base, 'src');
