@@ -1,50 +1,30 @@
 // ocimount pull IMAGE DIR: an image from a registry into an OCI image layout.
-import * as fs from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { OcimountError, pull } from '../../index';
+import { pull } from '../../index';
 import { progressView } from '../progress';
+import { readCredentials, registryOptions, type RegistryArgs } from '../registry-options';
 
-interface Args {
+interface Args extends RegistryArgs {
   image: string;
   dir: string;
-  platform?: string;
   'all-platforms'?: boolean;
-  username?: string;
-  'password-stdin'?: boolean;
-  insecure?: boolean;
   quiet?: boolean;
-}
-
-/** --username with --password-stdin (never a password on the command line). */
-export function readCredentials(username: string | undefined, passwordStdin: boolean | undefined): { username: string; password: string } | undefined {
-  if (passwordStdin) {
-    if (!username) throw new OcimountError('USAGE', '--password-stdin needs --username');
-    const password = fs.readFileSync(0, 'utf8').replace(/\r?\n$/, '');
-    if (!password) throw new OcimountError('USAGE', '--password-stdin: no password on stdin');
-    return { username, password };
-  }
-  if (username) throw new OcimountError('USAGE', '--username needs --password-stdin (passwords are never taken on the command line)');
-  return undefined;
 }
 
 export const pullCommand: CommandModule<object, Args> = {
   command: 'pull <image> <dir>',
   describe: 'Pull IMAGE from its registry into DIR as an OCI image layout (every blob verified; DIR is created, or must already be a layout)',
   builder: (y) =>
-    y
+    registryOptions(y)
       .positional('image', { type: 'string', demandOption: true, describe: 'image reference: name[:tag], host:port/ns/name:tag, name@sha256:…' })
       .positional('dir', { type: 'string', demandOption: true, describe: 'OCI layout directory (new, empty, or an existing layout)' })
-      .option('platform', { type: 'string', describe: 'image to pick from a multi-platform index, os/arch[/variant] (default: this host)' })
       .option('all-platforms', { type: 'boolean', describe: 'keep the whole index and every image in it' })
-      .option('username', { alias: 'u', type: 'string', describe: 'registry user name (with --password-stdin)' })
-      .option('password-stdin', { type: 'boolean', describe: 'read the registry password from stdin' })
-      .option('insecure', { type: 'boolean', describe: 'allow plain HTTP and unverified TLS (automatic for loopback registries)' })
       .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress; print only the result' })
       .conflicts('platform', 'all-platforms')
       .example('$0 pull 127.0.0.1:5000/mini-web:v1 /tmp/mini-web', 'then: skopeo inspect oci:/tmp/mini-web:v1')
       .example('$0 pull --platform linux/arm64 alpine /tmp/alpine', ''),
   handler: async (argv) => {
-    const credentials = readCredentials(argv.username, argv['password-stdin']);
+    const credentials = readCredentials(argv);
     const ac = new AbortController();
     const stop = (): void => ac.abort();
     process.once('SIGINT', stop);

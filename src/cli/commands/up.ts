@@ -1,18 +1,14 @@
 // ocimount up IMAGE DIR: pull, unpack, mount and write the runtime bundle in one step.
-import * as fs from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { OcimountError, up } from '../../index';
+import { up } from '../../index';
+import { readCredentials, registryOptions, type RegistryArgs } from '../registry-options';
 import type { LayerProgress, UnpackWarning } from '../../index';
 
-interface Args {
+interface Args extends RegistryArgs {
   image: string;
   dir: string;
   kernel?: boolean;
   store?: string;
-  platform?: string;
-  insecure?: boolean;
-  username?: string;
-  'password-stdin'?: boolean;
   format?: 'overlay' | 'oci';
   userxattr?: boolean;
   'allow-other'?: boolean;
@@ -23,15 +19,11 @@ export const upCommand: CommandModule<object, Args> = {
   command: 'up <image> <dir>',
   describe: 'Pull IMAGE into the shared store, unpack it into DIR/layers, mount DIR/rootfs (upper in DIR/overlayfs) and write DIR/config.json',
   builder: (y) =>
-    y
+    registryOptions(y)
       .positional('image', { type: 'string', demandOption: true, describe: 'image reference (registry/repo:tag or @digest), or oci:LAYOUT[:TAG] for a local layout' })
       .positional('dir', { type: 'string', demandOption: true, describe: 'bundle directory (created if missing)' })
       .option('kernel', { type: 'boolean', describe: "mount with the kernel's overlayfs (needs root) instead of FUSE" })
       .option('store', { type: 'string', describe: 'shared content store, an OCI layout (default: /var/lib/ocimount/store as root, $XDG_DATA_HOME/ocimount/store otherwise)' })
-      .option('platform', { type: 'string', describe: 'image to pick from a multi-platform index, e.g. linux/arm64/v8 (default: this host)' })
-      .option('insecure', { type: 'boolean', describe: 'allow plain HTTP and unverified TLS for the registry' })
-      .option('username', { alias: 'u', type: 'string', describe: 'registry user name (with --password-stdin)' })
-      .option('password-stdin', { type: 'boolean', describe: 'read the registry password from stdin' })
       .option('format', { choices: ['overlay', 'oci'] as const, describe: 'whiteout format for the unpacked layers (default: overlay as root, oci otherwise; --kernel needs overlay)' })
       .option('userxattr', { type: 'boolean', describe: 'opaque markers and kernel mount in the user.overlay.* namespace (user namespaces)' })
       .option('allow-other', { type: 'boolean', describe: 'FUSE: let other users see the mount' })
@@ -39,14 +31,7 @@ export const upCommand: CommandModule<object, Args> = {
       .example('$0 up 127.0.0.1:5000/mini-web:v1 /opt/cont-1', '')
       .example('$0 up --kernel 127.0.0.1:5000/mini-web:v1 /opt/cont-1', ''),
   handler: async (argv) => {
-    let auth: { username: string; password: string } | undefined;
-    if (argv['password-stdin']) {
-      if (!argv.username) throw new OcimountError('USAGE', '--password-stdin needs --username');
-      const password = fs.readFileSync(0, 'utf8').replace(/\r?\n$/, '');
-      auth = { username: argv.username, password };
-    } else if (argv.username) {
-      throw new OcimountError('USAGE', '--username needs --password-stdin (passwords are never taken on the command line)');
-    }
+    const auth = readCredentials(argv);
     const say = (msg: string): void => {
       if (!argv.quiet) process.stderr.write(`${msg}\n`);
     };
