@@ -192,11 +192,12 @@ export async function mountFuse(spec: MountSpec, opts: { timeoutMs?: number } = 
  * and leave a mount whose server is gone.
  */
 async function closeMount(target: string, close: () => Promise<void>): Promise<void> {
-  for (let i = 0; i < 20 && mountAt(target); i++) {
+  for (let i = 0; i < 20; i++) {
     try {
       await close();
       return;
     } catch {
+      if (!mountAt(target)) return; // unmounted from outside: nothing left to do
       await new Promise((r) => setTimeout(r, 100));
     }
   }

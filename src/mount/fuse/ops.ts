@@ -625,12 +625,10 @@ export class OverlayFs {
       this.stack.invalidate();
     });
 
-  // fuse-native 2.2.6 passes the access time in both arguments (its C code sends
-  // l->atime twice) and leaves libfuse's utime_omit_ok unset, so this is called
-  // only when both times change; UTIME_NOW and UTIME_OMIT both arrive as ~1073 ms.
-  // Each time is still read from its own argument, so a fuse-native that sends
-  // mtime (and allows OMIT) gets it right: both special is `touch` (now), one
-  // special is `touch -m`/tar (leave that one).
+  // With scripts/patches (stock fuse-native 2.2.6 sent atime twice and never set
+  // utime_omit_ok), each time arrives in its own argument, and UTIME_NOW and
+  // UTIME_OMIT both as ~1073 ms. libfuse resolves NOW itself when both change, so
+  // both special is `touch -m` (NOW and OMIT: now), one special is OMIT (keep it).
   utimens = (path: string, atime: number, mtime: number, cb: Cb): void =>
     this.mutate(cb, () => {
       const r = this.copyUp(relOf(path));
